@@ -1,0 +1,66 @@
+# Car-telemetry lakehouse: every developer task runs through this file.
+# `make demo` and `make test` each set themselves up on a fresh clone.
+
+SHELL        := /bin/bash
+PYTHON       ?= python3
+VENV         := .venv
+PY           := $(VENV)/bin/python
+TOOLS_VENV   := .venv-tools
+CHECKOV      := $(TOOLS_VENV)/bin/checkov
+SHARED       ?= ../shared
+LAKE         ?= lake
+DEMO_LANDING := $(LAKE)/landing
+
+.DEFAULT_GOAL := help
+.PHONY: help setup test demo lint fmt bench tf-check tf-validate clean
+
+help: ## List every target with what it does
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+
+# The stamp files make `setup` idempotent: it reinstalls only when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+# checkov pins its own versions of boto3 and friends; it lives in a venv of its own so that
+# the project's pins stay exactly those of the runtime.
+$(TOOLS_VENV)/.installed: Makefile
+	@test -x $(TOOLS_VENV)/bin/python || $(PYTHON) -m venv $(TOOLS_VENV)
+	$(TOOLS_VENV)/bin/pip install --quiet --disable-pip-version-check checkov==3.3.30
+	@touch $@
+
+setup: $(VENV)/.installed $(TOOLS_VENV)/.installed ## Create .venv (and .venv-tools for checkov) and install everything
+	@$(PY) -c "import sys; sys.path.insert(0, 'glue_jobs'); import silver_consolidation_job as j; print('java:', j.ensure_java())"
+
+test: setup ## Run the whole test suite (unit, Spark integration, Lambda, Terraform contract)
+	$(PY) -m pytest
+
+demo: setup ## Run the whole pipeline locally on generated data and print silver + the dedup check
+	$(PY) scripts/run_demo.py --lake $(LAKE)
+
+lint: setup ## ruff, terraform fmt, the offline Terraform schema check and checkov
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	terraform fmt -check -recursive terraform
+	@if [ -f $(SHARED)/tools/tf_check.py ]; then $(PY) $(SHARED)/tools/tf_check.py terraform; \
+	  else echo "skip tf_check: $(SHARED)/tools/tf_check.py not found"; fi
+	$(CHECKOV) --quiet --compact -d terraform --framework terraform
+
+fmt: setup ## Format Python (ruff) and Terraform in place
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+	terraform fmt -recursive terraform
+
+bench: setup ## Benchmarks: ingestion Lambda and consolidation job; writes docs/benchmarks/
+	$(PY) scripts/bench_ingestion.py --out docs/benchmarks
+	$(PY) scripts/bench_consolidation.py --out docs/benchmarks
+
+tf-validate: ## terraform init -backend=false && validate (needs the provider registry)
+	cd terraform && terraform init -backend=false -input=false && terraform validate
+
+clean: ## Remove the local lake, caches and both virtualenvs
+	rm -rf $(LAKE) .pytest_cache .ruff_cache $(VENV) $(TOOLS_VENV)
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

