@@ -1,0 +1,222 @@
+"""The job's entry point: on Glue (GlueContext and Job stubbed, arguments parsed by the real
+getResolvedOptions) and as a local command."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import awsglue.context
+import awsglue.job
+import pyarrow.parquet as pq
+import pytest
+import silver_consolidation_job as job
+from bronze_factory import record, write_bronze
+
+pytestmark = pytest.mark.spark
+
+SCRIPT = Path(job.__file__)
+D29 = "Wed, 29 Oct 2025 11:00:00"
+
+
+def silver_files(root: Path) -> list[str]:
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*.parquet"))
+
+
+class FakeGlue:
+    """Records every use of GlueContext and Job made by the script."""
+
+    def __init__(self, spark):
+        self.spark = spark
+        self.calls: list[tuple] = []
+        self.silver: Path | None = None
+        fake = self
+
+        class DynamicFrame:
+            def __init__(self, df):
+                self._df = df
+
+            def toDF(self):  # noqa: N802  (Glue's name)
+                return self._df
+
+        class Reader:
+            def from_options(self, **kwargs):
+                fake.calls.append(("create_dynamic_frame.from_options", kwargs))
+                path = kwargs["connection_options"]["paths"][0]
+                return DynamicFrame(job.read_all_bronze(fake.spark, path))
+
+        class GlueContext:
+            def __init__(self, sc):
+                fake.calls.append(("GlueContext", sc is fake.spark.sparkContext))
+                self.create_dynamic_frame = Reader()
+
+            def __getattr__(self, name):
+                fake.calls.append(("GlueContext." + name,))
+                raise AttributeError(name)
+
+        class Job:
+            def __init__(self, glue_context):
+                fake.calls.append(("Job", isinstance(glue_context, GlueContext)))
+
+            def init(self, name, args):
+                fake.calls.append(("job.init", name, args["bronze_path"]))
+
+            def commit(self):
+                fake.calls.append(("job.commit", silver_files(fake.silver)))
+
+        self.GlueContext, self.Job = GlueContext, Job
+
+
+@pytest.fixture
+def glue(spark, monkeypatch):
+    fake = FakeGlue(spark)
+    monkeypatch.setattr(awsglue.context, "GlueContext", fake.GlueContext)
+    monkeypatch.setattr(awsglue.job, "Job", fake.Job)
+    monkeypatch.setattr(job, "glue_runtime_available", lambda spark: True)
+    return fake
+
+
+def glue_argv(tmp_path: Path, *extra: str) -> list[str]:
+    return [
+        "silver_consolidation_job.py",
+        "--JOB_NAME",
+        "car-telemetry-dev-silver",
+        "--job-bookmark-option",
+        "job-bookmark-enable",
+        "--TempDir",
+        "s3://glue-temp/tmp/",
+        "--bronze_path",
+        str(tmp_path / "bronze"),
+        "--silver_path",
+        str(tmp_path / "silver"),
+        "--quarantine_path",
+        str(tmp_path / "quarantine"),
+        "--full_refresh",
+        "false",
+        "--source_timezone",
+        "UTC",
+        *extra,
+    ]
+
+
+def test_glue_run_bookmarks_the_bronze_read_only_and_commits_after_the_write(glue, tmp_path):
+    write_bronze(tmp_path / "bronze", "f", [record("A", 1.0, D29), record("", 2.0, D29)])
+    glue.silver = tmp_path / "silver"
+
+    assert job.main(glue_argv(tmp_path)) == 0
+
+    written = silver_files(tmp_path / "silver")
+    assert len(written) == 1 and written[0].startswith(
+        "event_year=2025/event_month=10/event_day=29/"
+    )
+    assert glue.calls == [
+        ("GlueContext", True),
+        ("Job", True),
+        ("job.init", "car-telemetry-dev-silver", str(tmp_path / "bronze")),
+        (
+            "create_dynamic_frame.from_options",
+            {
+                "connection_type": "s3",
+                "connection_options": {"paths": [f"{tmp_path / 'bronze'}/"], "recurse": True},
+                "format": "parquet",
+                "transformation_ctx": "bronze_read",
+            },
+        ),
+        ("job.commit", written),
+    ]
+    assert not (tmp_path / "_state").exists()  # on Glue the bookmark is Glue's, not a file
+
+
+def test_glue_run_does_not_commit_when_the_write_fails(glue, tmp_path, monkeypatch):
+    write_bronze(tmp_path / "bronze", "f", [record("A", 1.0, D29)])
+    glue.silver = tmp_path / "silver"
+
+    def failing_write(*args, **kwargs):
+        raise OSError("S3 said 503 Slow Down")
+
+    monkeypatch.setattr(job, "write_partitions", failing_write)
+    with pytest.raises(OSError, match="Slow Down"):
+        job.main(glue_argv(tmp_path))
+    assert [c[0] for c in glue.calls] == [
+        "GlueContext",
+        "Job",
+        "job.init",
+        "create_dynamic_frame.from_options",
+    ]
+
+
+def test_glue_full_refresh_reads_all_bronze_without_the_bookmark_context(glue, tmp_path):
+    write_bronze(tmp_path / "bronze", "f", [record("A", 1.0, D29)])
+    glue.silver = tmp_path / "silver"
+    argv = glue_argv(tmp_path)
+    argv[argv.index("--full_refresh") + 1] = "true"
+    assert job.main(argv) == 0
+    assert [c[0] for c in glue.calls] == ["GlueContext", "Job", "job.init", "job.commit"]
+    assert len(silver_files(tmp_path / "silver")) == 1
+
+
+def test_glue_arguments_missing_a_path_is_a_usage_error(glue, tmp_path, capsys):
+    argv = glue_argv(tmp_path)
+    i = argv.index("--silver_path")
+    assert job.main(argv[:i] + argv[i + 2 :]) == 2
+    assert "--silver_path" in capsys.readouterr().err
+    assert glue.calls == []
+
+
+def test_local_main_returns_1_and_commits_nothing_when_the_run_fails(spark, tmp_path):
+    bronze = tmp_path / "bronze" / "ingest_year=2025" / "ingest_month=10" / "ingest_day=29"
+    bronze.mkdir(parents=True)
+    (bronze / "broken.parquet").write_bytes(b"this is not parquet")
+    argv = [
+        "job",
+        "--bronze_path",
+        str(tmp_path / "bronze"),
+        "--silver_path",
+        str(tmp_path / "silver" / "t"),
+        "--quarantine_path",
+        str(tmp_path / "q"),
+    ]
+    assert job.main(argv) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bronze"]
+
+
+def test_local_command_runs_the_job_and_rejects_bad_usage(tmp_path):
+    write_bronze(tmp_path / "bronze", "a", [record("A", 4321.0, D29), record("A", 8500.0, D29)])
+    write_bronze(tmp_path / "bronze", "b", [record("A", 12000.0, D29), record("B", -1.0, D29)])
+    base = [
+        sys.executable,
+        str(SCRIPT),
+        "--bronze_path",
+        f"file://{tmp_path / 'bronze'}",
+        "--silver_path",
+        str(tmp_path / "silver" / "car_telemetry"),
+        "--quarantine_path",
+        str(tmp_path / "silver" / "quarantine" / "car_telemetry"),
+    ]
+    ok = subprocess.run(
+        [*base, "--state_path", str(tmp_path / "state")], capture_output=True, text=True
+    )
+    assert ok.returncode == 0, ok.stderr
+    summary_lines = [
+        line for line in ok.stderr.splitlines() if '"job": "silver_consolidation"' in line
+    ]
+    assert len(summary_lines) == 1
+    assert '"rows_rejected": {"negative_currentMileage": 1}' in summary_lines[0]
+    assert '"partitions_written": ["2025-10-29"]' in summary_lines[0]
+    table = pq.read_table(tmp_path / "silver" / "car_telemetry", partitioning="hive")
+    assert table.select(["carChassis", "currentMileage"]).to_pylist() == [
+        {"carChassis": "A", "currentMileage": 12000.0}
+    ]
+    assert [p.name for p in (tmp_path / "state").iterdir()] == [
+        "silver_consolidation__car_telemetry.json"
+    ]
+
+    for bad, message in [
+        (base[:-2], "--quarantine_path"),
+        ([*base, "--full_refresh", "maybe"], "--full_refresh must be true or false"),
+        ([*base, "--source_timezone", "Nowhere/Land"], "not a known time zone"),
+    ]:
+        result = subprocess.run(bad, capture_output=True, text=True)
+        assert result.returncode == 2
+        assert message in result.stderr
