@@ -594,10 +594,16 @@ def run(spark: SparkSession, config: JobConfig, source: BronzeSource | None = No
         .transform(lambda d: with_reject_reason(d, config.source_timezone))
         .persist()
     )
+    # One pass over the cached batch for the counts and the partitions it touches.
+    rejected = F.col(REJECT_REASON_COL).isNotNull()
+    event_day = _padded_parts(_event_time(batch, config.source_timezone), PARTITION_COLS)
+    ingest_day = _padded_parts(F.col(INGESTION_TS_COL), QUARANTINE_PARTITION_COLS)
     stats = batch.agg(
         F.count(F.lit(1)).alias("records"),
         F.countDistinct(INGESTION_TS_COL, SOURCE_FILE_COL).alias("sources"),
         *[F.sum((F.col(REJECT_REASON_COL) == r).cast("long")).alias(r) for r in REJECT_REASONS],
+        F.collect_set(F.when(~rejected, F.struct(*event_day.values()))).alias("silver_parts"),
+        F.collect_set(F.when(rejected, F.struct(*ingest_day.values()))).alias("quarantine_parts"),
     ).first()
     summary["bronze_files_read"] = files if files is not None else stats["sources"]
     summary["bronze_records_read"] = stats["records"]
@@ -605,7 +611,9 @@ def run(spark: SparkSession, config: JobConfig, source: BronzeSource | None = No
     summary["rows_accepted"] = stats["records"] - sum(summary["rows_rejected"].values())
     watch.lap("validate")
 
-    ranked = _consolidate_silver(spark, config, batch, summary)
+    ranked = _consolidate_silver(
+        spark, config, batch, _sorted_parts(stats["silver_parts"]), summary
+    )
     watch.lap("consolidate_silver")
     if ranked is not None:
         keep = ranked.where(F.col("_rank") == 1).drop("_rank")
@@ -614,7 +622,7 @@ def run(spark: SparkSession, config: JobConfig, source: BronzeSource | None = No
     watch.lap("write_silver")
 
     if summary["rows_rejected"]:
-        _write_quarantine(spark, config, batch, summary)
+        _write_quarantine(spark, config, batch, _sorted_parts(stats["quarantine_parts"]), summary)
     watch.lap("write_quarantine")
     batch.unpersist()
 
@@ -625,8 +633,16 @@ def run(spark: SparkSession, config: JobConfig, source: BronzeSource | None = No
     return summary
 
 
+def _sorted_parts(rows: list) -> list[tuple[str, ...]]:
+    return sorted((tuple(r) for r in rows), key=lambda t: tuple(str(v) for v in t))
+
+
 def _consolidate_silver(
-    spark: SparkSession, config: JobConfig, batch: DataFrame, summary: dict
+    spark: SparkSession,
+    config: JobConfig,
+    batch: DataFrame,
+    touched: list[tuple[str, ...]],
+    summary: dict,
 ) -> DataFrame | None:
     """Batch rows + existing rows of the touched partitions, ranked (`_rank` 1 = keep).
 
@@ -637,7 +653,6 @@ def _consolidate_silver(
         batch.where(F.col(REJECT_REASON_COL).isNull()).drop(REJECT_REASON_COL),
         config.source_timezone,
     )
-    touched = sorted(tuple(r) for r in accepted.select(*PARTITION_COLS).distinct().collect())
     if not touched:
         return None
     existing = read_partitions(
@@ -658,7 +673,11 @@ def _consolidate_silver(
 
 
 def _write_quarantine(
-    spark: SparkSession, config: JobConfig, batch: DataFrame, summary: dict
+    spark: SparkSession,
+    config: JobConfig,
+    batch: DataFrame,
+    touched: list[tuple[str, ...]],
+    summary: dict,
 ) -> None:
     """Rejected rows, raw as read, with their reason; idempotent per bronze file.
 
@@ -666,9 +685,6 @@ def _write_quarantine(
     (a rerun after a failure) are replaced, not duplicated.
     """
     rejects = add_quarantine_partition_columns(batch.where(F.col(REJECT_REASON_COL).isNotNull()))
-    touched = sorted(
-        tuple(r) for r in rejects.select(*QUARANTINE_PARTITION_COLS).distinct().collect()
-    )
     existing = read_partitions(spark, config.quarantine_path, QUARANTINE_PARTITION_COLS, touched)
     if existing is not None:
         sources = batch.select(INGESTION_TS_COL, SOURCE_FILE_COL).distinct()
@@ -683,7 +699,7 @@ def _write_quarantine(
     out.count()  # every read of the partitions being replaced ends before the overwrite
     write_partitions(out, config.quarantine_path, QUARANTINE_PARTITION_COLS, SOURCE_FILE_COL)
     out.unpersist()
-    summary["quarantine_partitions_written"] = ["-".join(p) for p in touched]
+    summary["quarantine_partitions_written"] = ["-".join(map(str, p)) for p in touched]
 
 
 # --- Entry point --------------------------------------------------------------------------------
