@@ -47,7 +47,7 @@ lint: setup ## ruff, terraform fmt, the offline Terraform schema check and check
 	terraform fmt -check -recursive terraform
 	@if [ -f $(SHARED)/tools/tf_check.py ]; then $(PY) $(SHARED)/tools/tf_check.py terraform; \
 	  else echo "skip tf_check: $(SHARED)/tools/tf_check.py not found"; fi
-	$(CHECKOV) --quiet --compact -d terraform --framework terraform
+	$(CHECKOV) --quiet --compact --skip-download -d terraform --framework terraform
 
 fmt: setup ## Format Python (ruff) and Terraform in place
 	$(PY) -m ruff format .

@@ -1,0 +1,466 @@
+# Silver consolidation: the hourly Glue job that folds new bronze files into the deduplicated
+# silver table, with its script, schedule, least-privilege role, log groups and failure alert.
+
+data "aws_caller_identity" "current" {}
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+
+locals {
+  account_id = data.aws_caller_identity.current.account_id
+  partition  = data.aws_partition.current.partition
+  region     = data.aws_region.current.region
+
+  scripts_bucket_arn = "arn:${local.partition}:s3:::${var.scripts_bucket_name}"
+  temp_bucket_arn    = "arn:${local.partition}:s3:::${var.temp_bucket_name}"
+  bronze_bucket_arn  = "arn:${local.partition}:s3:::${var.bronze_bucket_name}"
+  silver_bucket_arn  = "arn:${local.partition}:s3:::${var.silver_bucket_name}"
+
+  # Everything the job keeps in the temp bucket lives under its own name.
+  temp_prefix = var.job_name
+  script_key  = "${var.job_name}/${basename(var.script_path)}"
+  role_name   = "${var.job_name}-glue"
+
+  silver_quarantine_prefix = "${var.quarantine_prefix}/${var.silver_prefix}"
+
+  catalog_arns = [
+    "arn:${local.partition}:glue:${local.region}:${local.account_id}:catalog",
+    "arn:${local.partition}:glue:${local.region}:${local.account_id}:database/${var.database_name}",
+    "arn:${local.partition}:glue:${local.region}:${local.account_id}:table/${var.database_name}/*",
+  ]
+}
+
+# etag makes every edit of the script a new upload. An SSE-KMS object's ETag is not the MD5 of
+# its content, so with a bucket KMS key source_hash takes over (no perpetual diff).
+resource "aws_s3_object" "script" {
+  bucket      = var.scripts_bucket_name
+  key         = local.script_key
+  source      = var.script_path
+  etag        = var.s3_kms_key_arn == null ? filemd5(var.script_path) : null
+  source_hash = var.s3_kms_key_arn == null ? null : filemd5(var.script_path)
+
+  content_type = "text/x-python"
+  tags         = var.tags
+}
+
+# --- IAM: one document per concern -------------------------------------------------------------
+
+data "aws_iam_policy_document" "assume_role" {
+  statement {
+    sid     = "GlueAssumesRole"
+    effect  = "Allow"
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["glue.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "this" {
+  name               = local.role_name
+  description        = "Role of the ${var.job_name} Glue job: bronze -> silver, nothing else."
+  assume_role_policy = data.aws_iam_policy_document.assume_role.json
+
+  tags = var.tags
+}
+
+data "aws_iam_policy_document" "read_script" {
+  statement {
+    sid       = "ReadOwnScript"
+    effect    = "Allow"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.scripts_bucket_arn}/${local.script_key}"]
+  }
+}
+
+data "aws_iam_policy_document" "read_bronze" {
+  statement {
+    sid       = "ListBronzeTable"
+    effect    = "Allow"
+    actions   = ["s3:ListBucket"]
+    resources = [local.bronze_bucket_arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = [var.bronze_prefix, "${var.bronze_prefix}/*"]
+    }
+  }
+
+  statement {
+    sid       = "ReadBronzeTable"
+    effect    = "Allow"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.bronze_bucket_arn}/${var.bronze_prefix}/*"]
+  }
+}
+
+# Spark lists the table to find the partitions to replace, and stages output under the table
+# path (.spark-staging-*, _temporary) before moving it into place, hence list, read, write and
+# delete on both table prefixes. Glue's S3 file system (EMRFS) also marks each directory it
+# creates with a "<dir>_$folder$" object beside it and probes parent directories, so the table
+# roots' markers and the quarantine folder (marker and listing) are granted too: nothing else
+# outside the two table prefixes.
+data "aws_iam_policy_document" "write_silver" {
+  statement {
+    sid       = "ListSilverAndQuarantine"
+    effect    = "Allow"
+    actions   = ["s3:ListBucket"]
+    resources = [local.silver_bucket_arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values = [
+        var.silver_prefix,
+        "${var.silver_prefix}/*",
+        "${var.silver_prefix}_$folder$",
+        var.quarantine_prefix,
+        "${var.quarantine_prefix}/",
+        "${var.quarantine_prefix}_$folder$",
+        local.silver_quarantine_prefix,
+        "${local.silver_quarantine_prefix}/*",
+        "${local.silver_quarantine_prefix}_$folder$",
+      ]
+    }
+  }
+
+  statement {
+    sid    = "ReadWriteSilverAndQuarantine"
+    effect = "Allow"
+    actions = [
+      "s3:DeleteObject",
+      "s3:GetObject",
+      "s3:PutObject",
+    ]
+    resources = [
+      "${local.silver_bucket_arn}/${var.silver_prefix}/*",
+      "${local.silver_bucket_arn}/${var.silver_prefix}_$folder$",
+      "${local.silver_bucket_arn}/${var.quarantine_prefix}_$folder$",
+      "${local.silver_bucket_arn}/${local.silver_quarantine_prefix}/*",
+      "${local.silver_bucket_arn}/${local.silver_quarantine_prefix}_$folder$",
+    ]
+  }
+}
+
+data "aws_iam_policy_document" "use_temp_dir" {
+  statement {
+    sid       = "ListOwnTempPrefix"
+    effect    = "Allow"
+    actions   = ["s3:ListBucket"]
+    resources = [local.temp_bucket_arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = [local.temp_prefix, "${local.temp_prefix}/*", "${local.temp_prefix}_$folder$"]
+    }
+  }
+
+  statement {
+    sid    = "ReadWriteOwnTempPrefix"
+    effect = "Allow"
+    actions = [
+      "s3:DeleteObject",
+      "s3:GetObject",
+      "s3:PutObject",
+    ]
+    resources = [
+      "${local.temp_bucket_arn}/${local.temp_prefix}/*",
+      "${local.temp_bucket_arn}/${local.temp_prefix}_$folder$",
+    ]
+  }
+}
+
+# The script addresses data by S3 path; the catalog grant is read-only and limited to the
+# lake's own database (table definitions for ad-hoc reads, nothing it could change).
+data "aws_iam_policy_document" "read_catalog" {
+  statement {
+    sid    = "ReadOwnDatabaseOnly"
+    effect = "Allow"
+    actions = [
+      "glue:GetDatabase",
+      "glue:GetPartition",
+      "glue:GetPartitions",
+      "glue:GetTable",
+      "glue:GetTables",
+    ]
+    resources = local.catalog_arns
+  }
+}
+
+# The security configuration encrypts the logs: Glue creates (idempotently) the job's log
+# groups and associates the KMS key with them as the job role, before the script's first line.
+data "aws_iam_policy_document" "write_logs" {
+  statement {
+    sid    = "WriteOwnLogStreams"
+    effect = "Allow"
+    actions = [
+      "logs:CreateLogStream",
+      "logs:PutLogEvents",
+    ]
+    resources = [for group in aws_cloudwatch_log_group.this : "${group.arn}:*"]
+  }
+
+  statement {
+    sid    = "PrepareOwnEncryptedLogGroups"
+    effect = "Allow"
+    actions = [
+      "logs:AssociateKmsKey",
+      "logs:CreateLogGroup",
+    ]
+    resources = flatten([for group in aws_cloudwatch_log_group.this : [group.arn, "${group.arn}:*"]])
+  }
+}
+
+# PutMetricData has no resource-level permissions; the namespace condition scopes it.
+data "aws_iam_policy_document" "put_metrics" {
+  statement {
+    sid       = "PublishGlueMetrics"
+    effect    = "Allow"
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "cloudwatch:namespace"
+      values   = ["Glue"]
+    }
+  }
+}
+
+# Job bookmarks are client-side encrypted (CSE-KMS) by the job itself.
+data "aws_iam_policy_document" "use_lake_key" {
+  statement {
+    sid    = "EncryptJobBookmarks"
+    effect = "Allow"
+    actions = [
+      "kms:Decrypt",
+      "kms:Encrypt",
+      "kms:GenerateDataKey",
+    ]
+    resources = [var.kms_key_arn]
+  }
+}
+
+data "aws_iam_policy_document" "use_bucket_key" {
+  count = var.s3_kms_key_arn == null ? 0 : 1
+
+  statement {
+    sid    = "UseBucketKmsKey"
+    effect = "Allow"
+    actions = [
+      "kms:Decrypt",
+      "kms:GenerateDataKey",
+    ]
+    resources = [var.s3_kms_key_arn]
+  }
+}
+
+locals {
+  role_policies = merge(
+    {
+      read-script  = data.aws_iam_policy_document.read_script.json
+      read-bronze  = data.aws_iam_policy_document.read_bronze.json
+      write-silver = data.aws_iam_policy_document.write_silver.json
+      use-temp-dir = data.aws_iam_policy_document.use_temp_dir.json
+      read-catalog = data.aws_iam_policy_document.read_catalog.json
+      write-logs   = data.aws_iam_policy_document.write_logs.json
+      put-metrics  = data.aws_iam_policy_document.put_metrics.json
+      use-lake-key = data.aws_iam_policy_document.use_lake_key.json
+    },
+    var.s3_kms_key_arn == null ? {} : { use-bucket-key = data.aws_iam_policy_document.use_bucket_key[0].json },
+  )
+}
+
+resource "aws_iam_role_policy" "this" {
+  for_each = local.role_policies
+
+  name   = each.key
+  role   = aws_iam_role.this.id
+  policy = each.value
+}
+
+# --- Logs --------------------------------------------------------------------------------------
+
+# Glue 5 writes driver/executor logs to <prefix>/output and <prefix>/error; with a security
+# configuration that encrypts CloudWatch Logs the prefix is /aws-glue/jobs/<config>-role/<role>.
+# Creating the groups here gives them a retention and the KMS key instead of Glue's
+# never-expiring defaults.
+resource "aws_cloudwatch_log_group" "this" {
+  for_each = toset(["output", "error"])
+
+  #checkov:skip=CKV_AWS_338:Operational Spark logs: 14 days (variable) covers incident response; the durable record of each run is its output in S3 and the job-run history in Glue.
+  name              = "/aws-glue/jobs/${var.security_configuration_name}-role/${local.role_name}/${each.key}"
+  retention_in_days = var.log_retention_days
+  kms_key_id        = var.kms_key_arn
+
+  tags = var.tags
+}
+
+# --- Job and schedule --------------------------------------------------------------------------
+
+# - max_concurrent_runs = 1: two overlapping runs would read the same bookmark state and race
+#   on the same silver partitions.
+# - default_arguments: first Glue's special parameters, then the script's own arguments, which
+#   are GLUE_REQUIRED_ARGS without JOB_NAME (Glue supplies it) plus GLUE_OPTIONAL_ARGS, set
+#   here so that a single run can override them with --arguments
+#   (tests/test_terraform_contract.py keeps this in step with the script).
+# - depends_on: Glue prepares the encrypted log groups as the job role when the first run
+#   starts, so the role's policies and the groups must exist by then.
+resource "aws_glue_job" "this" {
+  name                   = var.job_name
+  description            = "Bronze -> silver: new bronze files only (bookmark), one row per car and day, dynamic partition overwrite."
+  role_arn               = aws_iam_role.this.arn
+  glue_version           = var.glue_version
+  worker_type            = var.worker_type
+  number_of_workers      = var.number_of_workers
+  timeout                = var.timeout_minutes
+  max_retries            = var.max_retries
+  execution_class        = var.execution_class
+  security_configuration = var.security_configuration_name
+
+  command {
+    name            = "glueetl"
+    python_version  = "3"
+    script_location = "s3://${aws_s3_object.script.bucket}/${aws_s3_object.script.key}"
+  }
+
+  execution_property {
+    max_concurrent_runs = 1
+  }
+
+  default_arguments = {
+    "--job-language"                 = "python"
+    "--job-bookmark-option"          = "job-bookmark-enable"
+    "--enable-metrics"               = "true"
+    "--enable-observability-metrics" = "true"
+    "--enable-auto-scaling"          = "true"
+    "--enable-spark-ui"              = "true"
+    "--spark-event-logs-path"        = "s3://${var.temp_bucket_name}/${local.temp_prefix}/spark-event-logs/"
+    "--TempDir"                      = "s3://${var.temp_bucket_name}/${local.temp_prefix}/temporary/"
+
+    "--bronze_path"     = "s3://${var.bronze_bucket_name}/${var.bronze_prefix}/"
+    "--silver_path"     = "s3://${var.silver_bucket_name}/${var.silver_prefix}/"
+    "--quarantine_path" = "s3://${var.silver_bucket_name}/${local.silver_quarantine_prefix}/"
+    "--full_refresh"    = "false"
+    "--source_timezone" = var.source_timezone
+  }
+
+  tags = var.tags
+
+  depends_on = [aws_iam_role_policy.this, aws_cloudwatch_log_group.this]
+}
+
+resource "aws_glue_trigger" "schedule" {
+  name        = "${var.job_name}-schedule"
+  description = "Runs ${var.job_name} on ${var.schedule} (UTC)."
+  type        = "SCHEDULED"
+  schedule    = var.schedule
+  enabled     = var.schedule_enabled
+
+  actions {
+    job_name = aws_glue_job.this.name
+  }
+
+  tags = var.tags
+}
+
+# --- Failure alert -----------------------------------------------------------------------------
+
+resource "aws_sns_topic" "alerts" {
+  name              = "${var.job_name}-alerts"
+  display_name      = "${var.job_name} alerts"
+  kms_master_key_id = var.kms_key_arn
+
+  tags = var.tags
+}
+
+data "aws_iam_policy_document" "alerts_topic" {
+  statement {
+    sid       = "EventBridgePublishesJobFailures"
+    effect    = "Allow"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.alerts.arn]
+
+    principals {
+      type        = "Service"
+      identifiers = ["events.amazonaws.com"]
+    }
+
+    condition {
+      test     = "ArnEquals"
+      variable = "aws:SourceArn"
+      values   = [aws_cloudwatch_event_rule.job_failed.arn]
+    }
+  }
+
+  statement {
+    sid       = "CloudWatchAlarmsOfThisAccountPublish"
+    effect    = "Allow"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.alerts.arn]
+
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [local.account_id]
+    }
+  }
+}
+
+resource "aws_sns_topic_policy" "alerts" {
+  arn    = aws_sns_topic.alerts.arn
+  policy = data.aws_iam_policy_document.alerts_topic.json
+}
+
+resource "aws_sns_topic_subscription" "email" {
+  count = var.alert_email == null ? 0 : 1
+
+  topic_arn = aws_sns_topic.alerts.arn
+  protocol  = "email"
+  endpoint  = var.alert_email
+}
+
+resource "aws_cloudwatch_event_rule" "job_failed" {
+  name        = "${var.job_name}-failed"
+  description = "A run of ${var.job_name} ended FAILED, TIMEOUT or ERROR."
+
+  event_pattern = jsonencode({
+    source        = ["aws.glue"]
+    "detail-type" = ["Glue Job State Change"]
+    detail = {
+      jobName = [aws_glue_job.this.name]
+      state   = ["FAILED", "TIMEOUT", "ERROR"]
+    }
+  })
+
+  tags = var.tags
+}
+
+# depends_on: publishing is allowed by the topic policy, not by a role, so the policy must be in
+# place before the first event flows.
+resource "aws_cloudwatch_event_target" "job_failed" {
+  rule      = aws_cloudwatch_event_rule.job_failed.name
+  target_id = "sns-alerts"
+  arn       = aws_sns_topic.alerts.arn
+
+  input_transformer {
+    input_paths = {
+      job     = "$.detail.jobName"
+      run     = "$.detail.jobRunId"
+      state   = "$.detail.state"
+      message = "$.detail.message"
+      time    = "$.time"
+    }
+    input_template = "\"Glue job <job> ended <state> at <time> (run <run>): <message>\""
+  }
+
+  depends_on = [aws_sns_topic_policy.alerts]
+}

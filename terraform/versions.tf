@@ -1,0 +1,15 @@
+terraform {
+  required_version = ">= 1.5"
+
+  required_providers {
+    aws = {
+      source  = "hashicorp/aws"
+      version = "~> 6.0"
+    }
+    # Zips lambdas/ingestion at plan time (data "archive_file" in modules/ingestion).
+    archive = {
+      source  = "hashicorp/archive"
+      version = "~> 2.5"
+    }
+  }
+}
