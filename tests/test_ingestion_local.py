@@ -1,0 +1,184 @@
+"""The ingestion Lambda's local entry point: same code path, local landing and bronze folders."""
+
+import datetime as dt
+import hashlib
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from lambdas.ingestion import handler as ingestion
+
+REPO = Path(__file__).resolve().parents[1]
+HANDLER = REPO / "lambdas" / "ingestion" / "handler.py"
+LANDING_DATA = REPO / "tests" / "data" / "landing"
+BY_PATH_SCRIPT = """
+import importlib.util, json, sys
+from pathlib import Path
+
+handler, landing_file, bronze, landing_root = sys.argv[1:]
+spec = importlib.util.spec_from_file_location("ingestion_handler", handler)
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+assert "boto3" not in sys.modules, "boto3 imported at import time"
+out = module.convert_local_file(Path(landing_file), Path(bronze), landing_root=Path(landing_root))
+print(json.dumps(out))
+"""
+MTIME = dt.datetime(2025, 11, 3, 21, 0, 3, 250000, tzinfo=dt.UTC)
+
+
+def landing_copy(root: Path, relative: str, sample: str) -> Path:
+    path = root / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes((LANDING_DATA / sample).read_bytes())
+    os.utime(path, (MTIME.timestamp(), MTIME.timestamp()))
+    return path
+
+
+def files_under(root: Path) -> list[str]:
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+
+
+def test_converts_into_the_bronze_layout_with_md5_etag_and_mtime(tmp_path):
+    landing = tmp_path / "landing"
+    path = landing_copy(landing, "fleet/2025/v1_array.json", "v1_array.json")
+    md5 = hashlib.md5(path.read_bytes()).hexdigest()
+
+    outcome = ingestion.convert_local_file(path, tmp_path / "bronze", landing_root=landing)
+
+    key = ingestion.bronze_key("fleet/2025/v1_array.json", md5, MTIME, source_bucket="local")
+    assert key.startswith("car_data/ingest_year=2025/ingest_month=11/ingest_day=03/v1_array-")
+    assert outcome == {
+        "status": "processed",
+        "source_bucket": "local",
+        "source_key": "fleet/2025/v1_array.json",
+        "target_bucket": "local-bronze",
+        "target_key": key,
+        "rows": 3,
+        "bytes": (tmp_path / "bronze" / key).stat().st_size,
+        "target_path": str(tmp_path / "bronze" / key),
+    }
+    assert files_under(tmp_path / "bronze") == [key]  # no temporary file left behind
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert (tmp_path / "bronze" / key).stat().st_mode & 0o777 == 0o666 & ~umask
+    table = pq.read_table(pa.BufferReader((tmp_path / "bronze" / key).read_bytes()))
+    assert (
+        table.select(["source_bucket", "source_file", "ingestion_timestamp"]).to_pylist()
+        == [
+            {
+                "source_bucket": "local",
+                "source_file": "fleet/2025/v1_array.json",
+                "ingestion_timestamp": MTIME,
+            }
+        ]
+        * 3
+    )
+
+
+def test_source_file_defaults_to_the_file_name(tmp_path):
+    path = landing_copy(tmp_path / "in", "deep/dir/v1_car.json", "v1_car.json")
+
+    outcome = ingestion.convert_local_file(path, tmp_path / "bronze")
+
+    assert outcome["source_key"] == "v1_car.json"
+
+
+def test_bad_content_is_quarantined_locally_with_its_sidecar(tmp_path):
+    landing = tmp_path / "landing"
+    path = landing_copy(landing, "cars/malformed.json", "malformed.json")
+
+    outcome = ingestion.convert_local_file(
+        path, tmp_path / "bronze", landing_root=landing, quarantine_prefix="rejected"
+    )
+
+    copy_key = "rejected/2025-11-03/cars/malformed.json"
+    reason = "malformed JSON at line 3 column 1: Expecting property name enclosed in double quotes"
+    assert outcome == {
+        "status": "quarantined",
+        "source_bucket": "local",
+        "source_key": "cars/malformed.json",
+        "target_bucket": "local-bronze",
+        "target_key": copy_key,
+        "error_key": f"{copy_key}.error.json",
+        "reason": reason,
+        "target_path": str(tmp_path / "bronze" / copy_key),
+        "error_path": str(tmp_path / "bronze" / f"{copy_key}.error.json"),
+    }
+    assert files_under(tmp_path / "bronze") == [copy_key, f"{copy_key}.error.json"]
+    assert (tmp_path / "bronze" / copy_key).read_bytes() == path.read_bytes()
+    sidecar = json.loads((tmp_path / "bronze" / f"{copy_key}.error.json").read_text())
+    assert sidecar == {
+        "reason": reason,
+        "source_bucket": "local",
+        "source_key": "cars/malformed.json",
+        "etag": hashlib.md5(path.read_bytes()).hexdigest(),
+        "version_id": None,
+        "event_time": "2025-11-03T21:00:03.250000Z",
+        "quarantine_key": copy_key,
+        "size_bytes": path.stat().st_size,
+    }
+
+
+def test_non_json_files_are_skipped_without_output(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("not telemetry")
+
+    outcome = ingestion.convert_local_file(path, tmp_path / "bronze")
+
+    assert outcome == {
+        "status": "skipped",
+        "source_bucket": "local",
+        "source_key": "notes.txt",
+        "reason": "not a .json key",
+    }
+    assert not (tmp_path / "bronze").exists()
+
+
+def test_local_store_refuses_keys_that_escape_its_root(tmp_path):
+    store = ingestion.LocalStore({"b": tmp_path})
+
+    for key in ("../outside.json", "a//b.json", "/abs.json", "a/./b.json"):
+        with pytest.raises(ValueError, match="cannot be mapped safely"):
+            store.put("b", key, b"{}", "application/json")
+    assert files_under(tmp_path) == []
+
+
+def test_cli_and_path_import_give_the_same_bytes_in_fresh_processes(tmp_path):
+    landing = tmp_path / "landing"
+    car = landing_copy(landing, "a/v1_car.json", "v1_car.json")
+    bad = landing_copy(landing, "a/empty.json", "empty.json")
+    in_process = ingestion.convert_local_file(car, tmp_path / "in_process", landing_root=landing)
+
+    cli = subprocess.run(
+        [sys.executable, str(HANDLER), str(car), str(bad), "--bronze", str(tmp_path / "cli")]
+        + ["--landing-root", str(landing)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
+    # how the end-to-end runner loads it: by path, not registered in sys.modules
+    by_path = subprocess.run(
+        [sys.executable, "-c", BY_PATH_SCRIPT, str(HANDLER), str(car), str(tmp_path / "by_path")]
+        + [str(landing)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+    )
+
+    summary = json.loads(cli.stdout)
+    assert [p["target_key"] for p in summary["processed"]] == [in_process["target_key"]]
+    assert [(q["source_key"], q["reason"]) for q in summary["quarantined"]] == [
+        ("a/empty.json", "empty file (0 bytes)")
+    ]
+    assert json.loads(by_path.stdout)["target_key"] == in_process["target_key"]
+    expected = Path(in_process["target_path"]).read_bytes()
+    for root in ("cli", "by_path"):
+        assert (tmp_path / root / in_process["target_key"]).read_bytes() == expected
