@@ -3,6 +3,7 @@ getResolvedOptions) and as a local command."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -194,8 +195,10 @@ def test_local_command_runs_the_job_and_rejects_bad_usage(tmp_path):
         "--quarantine_path",
         str(tmp_path / "silver" / "quarantine" / "car_telemetry"),
     ]
+    # A short-lived JVM: C1 only, as in the session fixture (the job itself sets no JVM flags).
+    env = {**os.environ, "JAVA_TOOL_OPTIONS": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"}
     ok = subprocess.run(
-        [*base, "--state_path", str(tmp_path / "state")], capture_output=True, text=True
+        [*base, "--state_path", str(tmp_path / "state")], capture_output=True, text=True, env=env
     )
     assert ok.returncode == 0, ok.stderr
     summary_lines = [
