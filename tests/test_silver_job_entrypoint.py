@@ -223,3 +223,22 @@ def test_local_command_runs_the_job_and_rejects_bad_usage(tmp_path):
         result = subprocess.run(bad, capture_output=True, text=True)
         assert result.returncode == 2
         assert message in result.stderr
+
+
+def test_importing_the_script_has_no_side_effects(tmp_path):
+    probe = (
+        "import logging, sys; sys.path.insert(0, sys.argv[1]);"
+        "import silver_consolidation_job;"
+        "from pyspark import SparkContext;"
+        "assert SparkContext._active_spark_context is None, 'a SparkContext was started';"
+        "assert logging.getLogger().handlers == [], 'logging was configured';"
+        "print('clean')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe, str(SCRIPT.parent)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert (result.returncode, result.stdout.strip()) == (0, "clean"), result.stderr
+    assert list(tmp_path.iterdir()) == []
