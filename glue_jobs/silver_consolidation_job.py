@@ -185,7 +185,21 @@ def require_columns(df: DataFrame, columns: tuple[str, ...] | list[str], what: s
 
 # --- Pure steps ---------------------------------------------------------------------------------
 def _quoted(path: tuple[str, ...]) -> str:
-    return ".".join(f"`{part}`" for part in path)
+    """A column path Spark parses literally, whatever the field names contain."""
+    return ".".join("`" + part.replace("`", "``") + "`" for part in path)
+
+
+def _col(name: str) -> Column:
+    return F.col(_quoted((name,)))
+
+
+# Spark's trim() removes only ASCII spaces; producers also send tabs, newlines and NBSP.
+_EDGE_SPACE_RE = r"^[\s\p{Z}\x{FEFF}]+|[\s\p{Z}\x{FEFF}]+$"
+
+
+def trim_text(col: Column) -> Column:
+    """Removes leading and trailing Unicode white space (tabs, newlines, NBSP, BOM)."""
+    return F.regexp_replace(col.cast("string"), _EDGE_SPACE_RE, "")
 
 
 def flatten(df: DataFrame) -> DataFrame:
@@ -229,7 +243,7 @@ def parse_timestamp(col: Column, source_timezone: str) -> Column:
     Accepts `Wed, 29 Oct 2025 11:00:00` and ISO-8601 `YYYY-MM-DD[T ]HH:MM:SS[.fraction]
     [Z|+HH:MM]`. A value without a zone is wall time in `source_timezone`.
     """
-    value = F.trim(col.cast("string"))
+    value = trim_text(col)
     rfc = F.regexp_extract(value, RFC_TS_RE, 1)
     iso_date = F.regexp_extract(value, ISO_TS_RE, 1)
     iso_time = F.regexp_extract(value, ISO_TS_RE, 2)
@@ -243,15 +257,22 @@ def parse_timestamp(col: Column, source_timezone: str) -> Column:
         F.when(iso_frac != "", F.concat(F.lit("."), iso_frac)).otherwise(F.lit("")),
     )
     iso_local = F.try_to_timestamp(iso_text, F.lit("yyyy-MM-dd HH:mm:ss[.SSSSSS]"))
-    zone = (
-        F.when(iso_zone == "Z", F.lit("UTC"))
-        .when(iso_zone != "", iso_zone)
-        .otherwise(F.lit(source_timezone))
+    # An explicit offset is applied arithmetically: to_utc_timestamp throws on an offset such
+    # as +25:00, and one bad value must reject its row, not fail the run.
+    hours = F.substring(iso_zone, 2, 2).cast("int")
+    minutes = F.substring(iso_zone, 5, 2).cast("int")
+    sign = F.when(F.substring(iso_zone, 1, 1) == "-", F.lit(-1)).otherwise(F.lit(1))
+    offset_micros = sign * (hours * 3600 + minutes * 60) * F.lit(1_000_000).cast("long")
+    valid_offset = (hours <= 18) & (minutes <= 59) & ((hours * 60 + minutes) <= 18 * 60)
+    iso_with_offset = F.when(
+        valid_offset, F.timestamp_micros(F.unix_micros(iso_local) - offset_micros)
     )
     return (
         F.when(rfc != "", F.to_utc_timestamp(rfc_local, F.lit(source_timezone)))
-        .when(iso_date != "", F.to_utc_timestamp(iso_local, zone))
-        .otherwise(F.lit(None).cast("timestamp"))
+        .when(iso_date == "", F.lit(None).cast("timestamp"))
+        .when(iso_zone == "", F.to_utc_timestamp(iso_local, F.lit(source_timezone)))
+        .when(iso_zone == "Z", iso_local)
+        .otherwise(iso_with_offset)
     )
 
 
@@ -264,15 +285,18 @@ def _event_time(df: DataFrame, source_timezone: str) -> Column:
 def with_reject_reason(df: DataFrame, source_timezone: str) -> DataFrame:
     """Adds `reject_reason`: the first contract rule a row breaks, or null for a good row."""
     require_columns(df, (KEY_COL, EVENT_TS_COL, MILEAGE_COL), "bronze batch")
-    chassis = F.trim(F.col(KEY_COL).cast("string"))
-    raw_ts = F.trim(F.col(EVENT_TS_COL).cast("string"))
+    chassis = trim_text(F.col(KEY_COL))
+    raw_ts = trim_text(F.col(EVENT_TS_COL))
     mileage = F.expr(f"try_cast(`{MILEAGE_COL}` AS DOUBLE)")
     reason = (
         F.when(chassis.isNull() | (chassis == ""), "blank_carChassis")
         .when(raw_ts.isNull() | (raw_ts == ""), "missing_metricTimestamp")
         .when(_event_time(df, source_timezone).isNull(), "unparsable_metricTimestamp")
         .when(F.col(MILEAGE_COL).isNull(), "missing_currentMileage")
-        .when(mileage.isNull() | F.isnan(mileage), "invalid_currentMileage")
+        .when(
+            mileage.isNull() | F.isnan(mileage) | (F.abs(mileage) == float("inf")),
+            "invalid_currentMileage",
+        )
         .when(mileage < 0, "negative_currentMileage")
     )
     return df.withColumn(REJECT_REASON_COL, reason)
@@ -282,9 +306,9 @@ def cleanse(df: DataFrame) -> DataFrame:
     """Trims every string (blank becomes null); Manufacturer in Title Case, color lower case."""
     out = []
     for f in df.schema.fields:
-        col = F.col(f"`{f.name}`")
+        col = _col(f.name)
         if isinstance(f.dataType, T.StringType):
-            trimmed = F.trim(col)
+            trimmed = trim_text(col)
             col = F.when(trimmed == "", F.lit(None).cast("string")).otherwise(trimmed)
             if f.name == "Manufacturer":
                 col = F.initcap(col)
@@ -305,9 +329,7 @@ def type_columns(df: DataFrame, source_timezone: str) -> DataFrame:
     if VALID_UNTIL_COL in df.columns and not isinstance(
         df.schema[VALID_UNTIL_COL].dataType, T.DateType
     ):
-        parsed = F.try_to_timestamp(
-            F.trim(F.col(VALID_UNTIL_COL).cast("string")), F.lit("yyyy-MM-dd")
-        )
+        parsed = F.try_to_timestamp(trim_text(F.col(VALID_UNTIL_COL)), F.lit("yyyy-MM-dd"))
         df = df.withColumn(VALID_UNTIL_COL, parsed.cast("date"))
     if MILEAGE_COL in df.columns and not isinstance(df.schema[MILEAGE_COL].dataType, T.DoubleType):
         df = df.withColumn(MILEAGE_COL, F.expr(f"try_cast(`{MILEAGE_COL}` AS DOUBLE)"))
@@ -360,7 +382,7 @@ def transform_accepted(df: DataFrame, source_timezone: str) -> DataFrame:
 def _fingerprint(df: DataFrame) -> Column:
     """A hash of the whole row (map columns excepted): the last, total tie-break."""
     hashable = sorted(f.name for f in df.schema.fields if not isinstance(f.dataType, T.MapType))
-    return F.xxhash64(*[F.col(f"`{name}`") for name in hashable])
+    return F.xxhash64(*[_col(name) for name in hashable])
 
 
 def rank_rows(df: DataFrame) -> DataFrame:
@@ -581,6 +603,8 @@ def run(spark: SparkSession, config: JobConfig, source: BronzeSource | None = No
     }
     raw, files = source.read(spark)
     watch.lap("read_bronze")
+    if raw is None and config.full_refresh:
+        raw = spark.createDataFrame([], T.StructType([T.StructField(KEY_COL, T.StringType())]))
     if raw is None:
         source.commit()
         watch.lap("commit")
@@ -653,14 +677,16 @@ def _consolidate_silver(
         batch.where(F.col(REJECT_REASON_COL).isNull()).drop(REJECT_REASON_COL),
         config.source_timezone,
     )
-    if not touched:
+    if not touched and not config.full_refresh:
         return None
     existing = read_partitions(
         spark, config.silver_path, PARTITION_COLS, None if config.full_refresh else touched
     )
     if existing is not None:
         existing = type_columns(existing, config.source_timezone)
-    ranked = rank_rows(union_by_name(existing, accepted)).persist()
+    if not touched and existing is None:
+        return None
+    ranked = rank_rows(union_by_name(existing, accepted) if touched else existing).persist()
     counts = ranked.agg(
         F.count(F.lit(1)).alias("before"),
         F.sum((F.col("_rank") == 1).cast("long")).alias("after"),
@@ -741,14 +767,14 @@ def parse_args(argv: list[str]) -> dict[str, str | None]:
     """Resolves arguments with Glue's own getResolvedOptions (it also runs locally).
 
     Optional arguments are asked for only when given, as getResolvedOptions makes every name
-    it is asked for required.
+    it is asked for required. The result keeps everything Glue resolved (bookmark option, run
+    id, TempDir, ...) for `job.init`, plus the defaults of optional arguments not given.
     """
     from awsglue.utils import getResolvedOptions
 
     names = [n for n in GLUE_REQUIRED_ARGS if n != "JOB_NAME" or _given(argv, n)]
     names += [n for n in (*GLUE_OPTIONAL_ARGS, *LOCAL_ONLY_ARGS) if _given(argv, n)]
-    resolved = getResolvedOptions(argv, names)
-    return {**ARG_DEFAULTS, **{n: resolved[n] for n in names}}
+    return {**ARG_DEFAULTS, **getResolvedOptions(argv, names)}
 
 
 def glue_runtime_available(spark: SparkSession) -> bool:

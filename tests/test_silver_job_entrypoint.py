@@ -61,7 +61,7 @@ class FakeGlue:
                 fake.calls.append(("Job", isinstance(glue_context, GlueContext)))
 
             def init(self, name, args):
-                fake.calls.append(("job.init", name, args["bronze_path"]))
+                fake.calls.append(("job.init", name, args))
 
             def commit(self):
                 fake.calls.append(("job.commit", silver_files(fake.silver)))
@@ -114,7 +114,29 @@ def test_glue_run_bookmarks_the_bronze_read_only_and_commits_after_the_write(glu
     assert glue.calls == [
         ("GlueContext", True),
         ("Job", True),
-        ("job.init", "car-telemetry-dev-silver", str(tmp_path / "bronze")),
+        (
+            "job.init",
+            "car-telemetry-dev-silver",
+            {
+                "job_bookmark_option": "job-bookmark-enable",
+                "job_bookmark_from": None,
+                "job_bookmark_to": None,
+                "JOB_ID": None,
+                "JOB_RUN_ID": None,
+                "SECURITY_CONFIGURATION": None,
+                "encryption_type": None,
+                "enable_data_lineage": None,
+                "RedshiftTempDir": "s3://glue-temp/tmp/",
+                "TempDir": "s3://glue-temp/tmp/",
+                "JOB_NAME": "car-telemetry-dev-silver",
+                "bronze_path": str(tmp_path / "bronze"),
+                "silver_path": str(tmp_path / "silver"),
+                "quarantine_path": str(tmp_path / "quarantine"),
+                "full_refresh": "false",
+                "source_timezone": "UTC",
+                "state_path": None,
+            },
+        ),
         (
             "create_dynamic_frame.from_options",
             {

@@ -411,6 +411,31 @@ def test_full_refresh_cleans_a_silver_that_holds_duplicates(spark, lake):
     assert [len(list(p.glob("*.parquet"))) for p in sorted(lake.silver.glob("*/*/*"))] == [1, 1]
 
 
+def test_full_refresh_with_nothing_new_still_cleans_silver(spark, lake):
+    write_bronze(lake.bronze, "a", [record("A", 10.0, D29)])
+    lake.run(spark)
+    day = lake.silver / "event_year=2025/event_month=10/event_day=29"
+    old = spark.read.parquet(str(day))
+    spark.createDataFrame([{**old.first().asDict(), "currentMileage": 3.0}], old.schema).coalesce(
+        1
+    ).write.mode("append").parquet(str(day))
+    assert lake.run(spark)["status"] == "no_new_data"
+    assert len(lake.silver_rows(spark, "carChassis")) == 2
+
+    summary = lake.run(spark, full_refresh=True)
+    assert (summary["bronze_files_read"], summary["rows_before_dedup"]) == (1, 3)
+    assert lake.silver_rows(spark, *KEY) == [("A", "2025", "10", "29", 10.0, "landing/a.json")]
+    (lake.state / "silver_consolidation__car_telemetry.json").unlink()
+    lake.bronze.joinpath("ingest_year=2025/ingest_month=10/ingest_day=29/a.parquet").unlink()
+    summary = lake.run(spark, full_refresh=True)
+    assert (summary["status"], summary["bronze_files_read"], summary["rows_after_dedup"]) == (
+        "ok",
+        0,
+        1,
+    )
+    assert lake.silver_rows(spark, *KEY) == [("A", "2025", "10", "29", 10.0, "landing/a.json")]
+
+
 # safety and bookmark ---------------------------------------------------------------------------
 def test_refuses_static_overwrite_before_touching_anything(spark, lake):
     write_bronze(lake.bronze, "f", [record("A", 1.0, D29)])

@@ -76,6 +76,25 @@ def test_flatten_joins_struct_paths_at_any_depth_and_keeps_arrays(spark):
     ]
 
 
+def test_steps_accept_field_names_with_backticks_and_dots(spark):
+    schema = T.StructType(
+        [
+            T.StructField("carChassis", T.StringType()),
+            T.StructField("odd", T.StructType([T.StructField("we`ird.name", T.StringType())])),
+        ]
+    )
+    df = spark.createDataFrame([(" A ", (" x ",))], schema)
+    out = job.cleanse(job.flatten(df))
+    assert out.columns == ["carChassis", "odd_we`ird.name"]
+    assert rows(out) == [{"carChassis": "A", "odd_we`ird.name": "x"}]
+    ranked = job.add_partition_columns(
+        out.withColumn("currentMileage", F.lit(1.0)).withColumn(
+            "metrics_metricTimestamp", F.lit(ts(2025, 1, 2)).cast("timestamp")
+        )
+    )
+    assert [r["odd_we`ird.name"] for r in job.dedup(ranked).collect()] == ["x"]
+
+
 def test_flatten_refuses_two_paths_that_collide(spark):
     schema = T.StructType(
         [
@@ -101,6 +120,12 @@ PARSE_CASES = [
     ("Wed, 29 Oct 2025 11:00:00", "America/Sao_Paulo", ts(2025, 10, 29, 14, 0, 0)),
     ("2025-10-29T11:00:00", "+05:30", ts(2025, 10, 29, 5, 30, 0)),
     ("2025-10-29T11:00:00Z", "America/Sao_Paulo", ts(2025, 10, 29, 11, 0, 0)),
+    ("2025-10-29T11:00:00-18:00", "UTC", ts(2025, 10, 30, 5, 0, 0)),
+    ("\t2025-10-29T11:00:00Z\u00a0", "UTC", ts(2025, 10, 29, 11, 0, 0)),
+    # impossible offsets reject the row instead of failing the run
+    ("2025-10-29T11:00:00+25:00", "UTC", None),
+    ("2025-10-29T11:00:00+05:99", "UTC", None),
+    ("2025-10-29T11:00:00+18:30", "UTC", None),
     ("Wed, 31 Feb 2025 11:00:00", "UTC", None),
     ("2025-13-01T00:00:00Z", "UTC", None),
     ("29/10/2025 11:00", "UTC", None),
@@ -151,6 +176,9 @@ def test_reject_reason_names_the_first_broken_rule(spark):
         ("NOMILE", good_ts, None),
         ("NAN", good_ts, float("nan")),
         ("NEG", good_ts, -0.5),
+        ("\t\n", good_ts, 1.0),
+        ("\u00a0", good_ts, 1.0),
+        ("INF", good_ts, float("inf")),
         (" ", "bad", -1.0),
     ]
     out = job.with_reject_reason(spark.createDataFrame(data, BRONZE_FLAT), "UTC")
@@ -165,6 +193,9 @@ def test_reject_reason_names_the_first_broken_rule(spark):
         ("NOMILE", "missing_currentMileage"),
         ("NAN", "invalid_currentMileage"),
         ("NEG", "negative_currentMileage"),
+        ("\t\n", "blank_carChassis"),
+        ("\u00a0", "blank_carChassis"),
+        ("INF", "invalid_currentMileage"),
         (" ", "blank_carChassis"),
     ]
 
@@ -213,7 +244,10 @@ def test_cleanse_trims_title_cases_manufacturer_lowers_color_and_blanks_to_null(
             T.StructField("horsePower", T.DoubleType()),
         ]
     )
-    data = [(" A1 ", "  hyundai MOTOR ", " BLUE ", "   ", 120.0), ("B", None, "Red", "HB20", None)]
+    data = [
+        (" A1 ", "  hyundai MOTOR ", " BLUE ", "   ", 120.0),
+        ("B\n", None, "\u00a0Red\t", "HB20", None),
+    ]
     out = job.cleanse(spark.createDataFrame(data, schema))
     assert rows(out) == [
         {
@@ -425,8 +459,21 @@ def test_job_config_validates_flag_time_zone_and_paths():
 def test_parse_args_uses_glue_resolver_with_optional_arguments():
     from awsglue.utils import GlueArgumentError
 
+    glue_keys = {
+        "job_bookmark_option": "job-bookmark-disable",
+        "job_bookmark_from": None,
+        "job_bookmark_to": None,
+        "JOB_ID": None,
+        "JOB_RUN_ID": None,
+        "SECURITY_CONFIGURATION": None,
+        "encryption_type": None,
+        "enable_data_lineage": None,
+        "RedshiftTempDir": None,
+        "TempDir": None,
+    }
     argv = ["job.py", "--bronze_path", "b", "--silver_path", "s", "--quarantine_path", "q"]
     assert job.parse_args(argv) == {
+        **glue_keys,
         "bronze_path": "b",
         "silver_path": "s",
         "quarantine_path": "q",
@@ -441,8 +488,14 @@ def test_parse_args_uses_glue_resolver_with_optional_arguments():
         "--full_refresh=true",
         "--job-bookmark-option",
         "job-bookmark-enable",
+        "--TempDir",
+        "s3://t/",
     ]
     assert job.parse_args(glue_argv) == {
+        **glue_keys,
+        "job_bookmark_option": "job-bookmark-enable",
+        "RedshiftTempDir": "s3://t/",
+        "TempDir": "s3://t/",
         "JOB_NAME": "j",
         "bronze_path": "b",
         "silver_path": "s",
