@@ -3,6 +3,7 @@
 import datetime as dt
 import hashlib
 import json
+import re
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -86,6 +87,15 @@ def test_parse_payload_accepts_object_array_and_json_lines(raw, expected):
         (b'\xef\xbb\xbf{"a": "\xc3"}', "not valid UTF-8: invalid continuation byte at byte 10"),
         (b"\xff\xfe{\x00}\x00", "not valid UTF-8: invalid start byte at byte 0"),  # UTF-16
         (b"[" * 100_000, "JSON nested too deeply"),
+        # the parser's own RecursionError, in every layout, is bad content too
+        (b'{"a":' * 100_000, "JSON nested too deeply"),
+        (b'[{"a": 1}, {"a":' + b"[" * 100_000, "JSON nested too deeply"),
+        (b'{"a": 1}\n{"b":' + b"[" * 100_000, "JSON nested too deeply"),
+        # NaN / Infinity are JavaScript, not JSON (Python's parser accepts them by default)
+        (b'{"currentMileage": Infinity}', "non-finite number Infinity is not valid JSON"),
+        (b'[{"a": 1}, {"a": -Infinity}]', "non-finite number -Infinity is not valid JSON"),
+        (b'{"a": 1}\n{"b": [1, NaN]}\n', "non-finite number NaN is not valid JSON"),
+        (b"NaN", "non-finite number NaN is not valid JSON"),
     ],
 )
 def test_parse_payload_rejects_bad_content_with_a_reason(raw, reason):
@@ -188,6 +198,153 @@ def test_types_that_cannot_be_unified_are_bad_content_naming_the_field(records, 
     with pytest.raises(ingestion.BadContent) as caught:
         table_of(records)
     assert caught.value.reason == reason
+
+
+@pytest.mark.parametrize(
+    ("records", "reason"),
+    [
+        # 1e999 is valid JSON but parses as inf: it would win every max(mileage) downstream
+        (
+            [{"currentMileage": 1}, {"currentMileage": 1e999}],
+            "field 'currentMileage': a number is out of the double range (inf)",
+        ),
+        (
+            [{"extra": {"readings": [1.5, -1e999]}}],
+            "field 'extra.readings[]': a number is out of the double range (-inf)",
+        ),
+        (
+            [{"currentMileage": "1e999"}],
+            "field 'currentMileage': '1e999' is out of the double range",
+        ),
+        ([{"year": 1e999}], "field 'year' must be an integer, got inf"),
+    ],
+)
+def test_numbers_out_of_the_double_range_are_bad_content(records, reason):
+    with pytest.raises(ingestion.BadContent) as caught:
+        table_of(records)
+    assert caught.value.reason == reason
+
+
+def test_non_finite_numbers_are_caught_in_every_chunk(monkeypatch):
+    monkeypatch.setattr(ingestion, "CHUNK_ROWS", 2)
+    records = [{"currentMileage": float(i)} for i in range(5)] + [{"currentMileage": 1e999}]
+
+    with pytest.raises(ingestion.BadContent, match="out of the double range"):
+        table_of(records)
+
+
+def nested(depth: int, leaf, kind: str = "object"):
+    """``leaf`` inside ``depth`` objects ``{"a": ...}`` or arrays: ``depth`` levels of fields."""
+    value = leaf
+    for _ in range(depth):
+        value = {"a": value} if kind == "object" else [value]
+    return value
+
+
+def clipped(path: str) -> str:
+    return path if len(path) <= 80 else path[:77] + "..."
+
+
+@pytest.mark.parametrize("depth", [65, 900])
+def test_nesting_deeper_than_the_limit_is_bad_content_not_a_recursion_error(depth):
+    assert ingestion.MAX_NESTING_DEPTH == 64
+    objects = json.dumps(nested(depth, 1)).encode()
+    arrays = json.dumps({"a": nested(depth, 1, "array")}).encode()
+
+    for raw, path in (
+        (objects, ".".join(["a"] * 65)),
+        (arrays, "a" + "[]" * 64),
+    ):
+        with pytest.raises(ingestion.BadContent) as caught:
+            ingestion.convert_payload(
+                raw, ingestion_timestamp=EVENT_TIME, source_bucket="b", source_file="f"
+            )
+        assert caught.value.reason == f"nested deeper than 64 levels (at field {clipped(path)!r})"
+
+
+def test_nesting_at_the_limit_converts_and_round_trips():
+    record = {"carChassis": "C1", **nested(64, 7.5), "lists": nested(63, "x", "array")}
+
+    body, rows = ingestion.convert_payload(
+        json.dumps(record).encode(),
+        ingestion_timestamp=EVENT_TIME,
+        source_bucket="landing",
+        source_file="landing/f.json",
+    )
+
+    row = pq.read_table(pa.BufferReader(body)).to_pylist()[0]
+    assert rows == 1
+    assert (row["a"], row["lists"]) == (nested(63, 7.5), nested(63, "x", "array"))
+
+
+def test_hostile_nesting_built_in_python_is_bad_content_too():
+    # to_table also takes records that never went through the parser's own depth limit
+    with pytest.raises(ingestion.BadContent, match="^nested deeper than 64 levels"):
+        table_of([{"x": nested(5_000, 1)}])
+    # the reason quotes the offending value: one too deep to print is abbreviated
+    with pytest.raises(ingestion.BadContent) as caught:
+        table_of([{"metrics": nested(5_000, 1, "array")}])
+    assert caught.value.reason == (
+        "field 'metrics' must be an object per the v1 contract, got array [...]"
+    )
+
+
+@pytest.mark.parametrize(
+    ("records", "reason"),
+    [
+        (
+            # the contract's metrics.metricTimestamp is always a bronze column
+            [{"metrics_metricTimestamp": "2025-11-02T08:15:00Z"}],
+            "fields 'metrics.metricTimestamp' and 'metrics_metricTimestamp' both become the "
+            "column 'metrics_metricTimestamp' when the silver job flattens structs with '_'",
+        ),
+        (
+            [{"a_b": 1, "a": {"b": 2}}],
+            "fields 'a_b' and 'a.b' both become the column 'a_b' when the silver job flattens "
+            "structs with '_'",
+        ),
+        (
+            [{"A": {"B": 1}}, {"a_b": "x"}],  # compared case-insensitively, like the job
+            "fields 'A.B' and 'a_b' both become the column 'a_b' when the silver job flattens "
+            "structs with '_'",
+        ),
+        (
+            [{"x": {"y": {"a_b": 1, "a": {"b": "s"}}}}],
+            "fields 'x.y.a_b' and 'x.y.a.b' both become the column 'x_y_a_b' when the silver "
+            "job flattens structs with '_'",
+        ),
+        (
+            [{"x_y": {"z": 1}, "x": {"y_z": True}}],
+            "fields 'x_y.z' and 'x.y_z' both become the column 'x_y_z' when the silver job "
+            "flattens structs with '_'",
+        ),
+        (
+            [{"source": {"file": "upload.json"}}],  # the lineage column source_file
+            "fields 'source.file' and 'source_file' both become the column 'source_file' when "
+            "the silver job flattens structs with '_'",
+        ),
+        (
+            [{"we`ird": 1}],
+            "field name 'we`ird' contains a backtick, the quote character of Spark column paths",
+        ),
+        (
+            [{"metrics": {"trip": {"`": 1}}}],
+            "field name 'metrics.trip.`' contains a backtick, the quote character of Spark "
+            "column paths",
+        ),
+    ],
+)
+def test_names_the_silver_job_cannot_flatten_are_bad_content(records, reason):
+    with pytest.raises(ingestion.BadContent) as caught:
+        table_of(records)
+    assert caught.value.reason == reason
+
+
+def test_names_that_do_not_collide_in_silver_are_kept():
+    # arrays are not flattened by the job; an untyped field is not written, so cannot collide
+    table = table_of([{"stops": [{"a_b": 1, "a": {"b": 2}}], "c_d": None, "c": {"d": 1}}])
+
+    assert extras(table).names == ["stops", "c"]
 
 
 def test_unknown_fields_unify_across_records_nulls_and_missing_included():
@@ -398,9 +555,46 @@ def test_bronze_file_names_are_safe_for_spark_and_s3(source_key, stem):
 
 
 def test_quarantine_key_keeps_the_source_key_under_the_ingest_date():
+    # sha256("abc123") = 6ca13d52..., the quotes of an ETag do not count
     assert (
-        ingestion.quarantine_key("landing/a b+c.json", EVENT_TIME, "quarantine")
-        == "quarantine/2025-11-02/landing/a b+c.json"
+        ingestion.quarantine_key("landing/a b+c.json", '"abc123"', EVENT_TIME, "quarantine")
+        == "quarantine/2025-11-02/landing/a b+c.6ca13d52.json"
+    )
+
+
+def test_quarantine_keys_of_two_uploads_of_one_key_differ_and_retries_repeat_them():
+    first = ingestion.quarantine_key("landing/car.json", "etag-1", EVENT_TIME)
+    second = ingestion.quarantine_key("landing/car.json", "etag-2", EVENT_TIME)
+
+    assert first != second
+    assert ingestion.quarantine_key("landing/car.json", "etag-1", EVENT_TIME) == first
+    for key in (first, second):
+        assert re.fullmatch(r"quarantine/2025-11-02/landing/car\.[0-9a-f]{8}\.json", key), key
+
+
+@pytest.mark.parametrize(
+    ("source_key", "identity", "expected"),
+    [
+        # top-level key, the suffix kept as it was
+        ("CAR.JSON", "abc123", "quarantine/2025-11-02/CAR.6ca13d52.JSON"),
+        # a versionId, hashed the same way (not hex, may hold '.' and '_')
+        (
+            "in/car.json",
+            "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY",
+            "quarantine/2025-11-02/in/car."
+            + hashlib.sha256(b"3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY").hexdigest()[:8]
+            + ".json",
+        ),
+    ],
+)
+def test_quarantine_key_variants(source_key, identity, expected):
+    assert ingestion.quarantine_key(source_key, identity, EVENT_TIME) == expected
+
+
+def test_superseded_key_sits_beside_the_quarantine_copies_of_the_same_source():
+    assert (
+        ingestion.superseded_key("landing/car.json", '"abc123"', EVENT_TIME, "rejected/")
+        == "rejected/2025-11-02/landing/car.6ca13d52.superseded.json"
     )
 
 

@@ -99,11 +99,27 @@ def landing_bytes(name: str) -> bytes:
     return (LANDING_DATA / name).read_bytes()
 
 
-def event_for(key: str, *, etag: str = "d41d8cd98f00b204e9800998ecf8427e") -> dict:
-    """The car_raw event re-pointed at another (already URL-encoded) key."""
+def event_for(key: str, *, etag: str) -> dict:
+    """The car_raw event re-pointed at another (already URL-encoded) key and its ETag.
+
+    The ETag must be the landing object's: the handler reads with If-Match on it.
+    """
     event = copy.deepcopy(load_event("s3_put_car_raw.json"))
     event["Records"][0]["s3"]["object"].update(key=key, eTag=etag)
     return event
+
+
+def md5_of(body: bytes) -> str:
+    """S3's ETag of a single-part upload (unquoted, as in events)."""
+    return hashlib.md5(body).hexdigest()
+
+
+def quarantined_as(source_key: str, body: bytes, day: str = "2025-11-02", prefix="quarantine"):
+    """The quarantine copy key of ``body`` uploaded (single part) to ``source_key``."""
+    folder, name = source_key.rsplit("/", 1)
+    stem, suffix = name[:-5], name[-5:]
+    short = hashlib.sha256(md5_of(body).encode()).hexdigest()[:8]
+    return f"{prefix}/{day}/{folder}/{stem}.{short}{suffix}"
 
 
 def objects(s3, prefix: str = "") -> dict[str, bytes]:
@@ -242,8 +258,13 @@ def test_integer_in_one_file_and_float_in_another_give_the_same_parquet_types(s3
     s3.put_object(Bucket=LANDING, Key="landing/ints.json", Body=landing_bytes("v1_car.json"))
     s3.put_object(Bucket=LANDING, Key="landing/floats.json", Body=landing_bytes("v1_array.json"))
 
-    ingestion.lambda_handler(event_for("landing/ints.json"), lambda_context)
-    ingestion.lambda_handler(event_for("landing/floats.json"), lambda_context)
+    ingestion.lambda_handler(
+        event_for("landing/ints.json", etag=md5_of(landing_bytes("v1_car.json"))), lambda_context
+    )
+    ingestion.lambda_handler(
+        event_for("landing/floats.json", etag=md5_of(landing_bytes("v1_array.json"))),
+        lambda_context,
+    )
 
     tables = {
         key.rsplit("/", 1)[1].split("-")[0]: read_parquet(b) for key, b in objects(s3).items()
@@ -266,7 +287,8 @@ def test_integer_in_one_file_and_float_in_another_give_the_same_parquet_types(s3
 def test_array_and_json_lines_give_one_row_per_record(s3, lambda_context, sample, chassis):
     s3.put_object(Bucket=LANDING, Key=f"landing/{sample}", Body=landing_bytes(sample))
 
-    result = ingestion.lambda_handler(event_for(f"landing/{sample}"), lambda_context)
+    event = event_for(f"landing/{sample}", etag=md5_of(landing_bytes(sample)))
+    result = ingestion.lambda_handler(event, lambda_context)
 
     assert [p["rows"] for p in result["processed"]] == [3]
     (body,) = objects(s3).values()
@@ -279,7 +301,8 @@ def test_array_and_json_lines_give_one_row_per_record(s3, lambda_context, sample
 def test_array_rows_keep_missing_and_null_fields_as_nulls(s3, lambda_context):
     s3.put_object(Bucket=LANDING, Key="landing/a.json", Body=landing_bytes("v1_array.json"))
 
-    ingestion.lambda_handler(event_for("landing/a.json"), lambda_context)
+    event = event_for("landing/a.json", etag=md5_of(landing_bytes("v1_array.json")))
+    ingestion.lambda_handler(event, lambda_context)
 
     (body,) = objects(s3).values()
     rows = read_parquet(body).to_pylist()
@@ -301,7 +324,8 @@ def test_utf8_bom_is_accepted(s3, lambda_context):
     assert landing_bytes("v1_bom.json").startswith(b"\xef\xbb\xbf")
     s3.put_object(Bucket=LANDING, Key="landing/bom.json", Body=landing_bytes("v1_bom.json"))
 
-    result = ingestion.lambda_handler(event_for("landing/bom.json"), lambda_context)
+    event = event_for("landing/bom.json", etag=md5_of(landing_bytes("v1_bom.json")))
+    result = ingestion.lambda_handler(event, lambda_context)
 
     assert result["quarantined"] == []
     (body,) = objects(s3).values()
@@ -385,7 +409,11 @@ def test_bad_content_is_quarantined_with_its_reason(s3, lambda_context, sample, 
 
     result = ingestion.lambda_handler(event, lambda_context)
 
-    copy_key = f"quarantine/2025-11-02/{key}"
+    copy_key = quarantined_as(key, original)
+    assert copy_key == (
+        f"quarantine/2025-11-02/landing/bad files/{sample[: -len('.json')]}."
+        f"{hashlib.sha256(hashlib.md5(original).hexdigest().encode()).hexdigest()[:8]}.json"
+    )
     assert result == {
         "processed": [],
         "quarantined": [
@@ -439,7 +467,8 @@ def test_sidecar_is_written_last_and_a_retry_completes_the_quarantine(
 ):
     original = landing_bytes("malformed.json")
     s3.put_object(Bucket=LANDING, Key="landing/bad.json", Body=original)
-    event = event_for("landing/bad.json")
+    event = event_for("landing/bad.json", etag=md5_of(original))
+    copy_key = quarantined_as("landing/bad.json", original)
     failed = fail_calls(
         handler_client(monkeypatch), "PutObject", "InternalError", key_suffix=".error.json"
     )
@@ -448,19 +477,14 @@ def test_sidecar_is_written_last_and_a_retry_completes_the_quarantine(
         ingestion.lambda_handler(copy.deepcopy(event), lambda_context)
 
     # an interrupted quarantine: the exact copy, no sidecar (so nothing claims it is complete)
-    assert failed == ["quarantine/2025-11-02/landing/bad.json.error.json"]
-    assert objects(s3) == {"quarantine/2025-11-02/landing/bad.json": original}
+    assert failed == [f"{copy_key}.error.json"]
+    assert objects(s3) == {copy_key: original}
 
     monkeypatch.setattr(ingestion, "_STORE", None)  # the retry: a new client, healthy S3
     result = ingestion.lambda_handler(copy.deepcopy(event), lambda_context)
 
-    assert [q["target_key"] for q in result["quarantined"]] == [
-        "quarantine/2025-11-02/landing/bad.json"
-    ]
-    assert sorted(objects(s3)) == [
-        "quarantine/2025-11-02/landing/bad.json",
-        "quarantine/2025-11-02/landing/bad.json.error.json",
-    ]
+    assert [q["target_key"] for q in result["quarantined"]] == [copy_key]
+    assert sorted(objects(s3)) == [copy_key, f"{copy_key}.error.json"]
 
 
 def test_every_record_is_handled_and_non_json_keys_are_skipped(s3, lambda_context):
@@ -475,8 +499,16 @@ def test_every_record_is_handled_and_non_json_keys_are_skipped(s3, lambda_contex
         Body=landing_bytes("v1_lines.json"),
     )
     # README.txt is not uploaded: reading it would raise NoSuchKey, so a skip never reads
+    event = load_event("s3_put_multiple_records.json")
+    # The sample's eTags are placeholders; a real event carries the uploaded objects' ETags,
+    # which the handler reads with (If-Match).
+    for record, sample in zip(
+        event["Records"], ("v1_array.json", None, "v1_lines.json"), strict=True
+    ):
+        if sample:
+            record["s3"]["object"]["eTag"] = md5_of(landing_bytes(sample))
 
-    result = ingestion.lambda_handler(load_event("s3_put_multiple_records.json"), lambda_context)
+    result = ingestion.lambda_handler(event, lambda_context)
 
     assert [(p["source_key"], p["rows"]) for p in result["processed"]] == [
         ("landing/fleet/2025/11/03/v1_array.json", 3),
@@ -499,7 +531,8 @@ def test_every_record_is_handled_and_non_json_keys_are_skipped(s3, lambda_contex
 def test_unknown_fields_nested_or_not_are_kept(s3, lambda_context):
     s3.put_object(Bucket=LANDING, Key="landing/x.json", Body=landing_bytes("v1_extra_fields.json"))
 
-    ingestion.lambda_handler(event_for("landing/x.json"), lambda_context)
+    event = event_for("landing/x.json", etag=md5_of(landing_bytes("v1_extra_fields.json")))
+    ingestion.lambda_handler(event, lambda_context)
 
     (body,) = objects(s3).values()
     table = read_parquet(body)
@@ -544,12 +577,12 @@ def test_prefixes_come_from_the_environment(s3, lambda_context, monkeypatch):
     s3.put_object(Bucket=LANDING, Key="landing/empty.json", Body=b"")
 
     ingestion.lambda_handler(load_event("s3_put_car_raw.json"), lambda_context)
-    ingestion.lambda_handler(event_for("landing/empty.json"), lambda_context)
+    ingestion.lambda_handler(event_for("landing/empty.json", etag=md5_of(b"")), lambda_context)
 
     assert sorted(objects(s3)) == [
         CAR_RAW_KEY.replace("car_data/", "bronze/cars/"),
-        "rejected/2025-11-02/landing/empty.json",
-        "rejected/2025-11-02/landing/empty.json.error.json",
+        quarantined_as("landing/empty.json", b"", prefix="rejected"),
+        quarantined_as("landing/empty.json", b"", prefix="rejected") + ".error.json",
     ]
 
 
@@ -604,3 +637,204 @@ def test_events_without_created_objects_read_and_write_nothing(s3, lambda_contex
         "skipped": [{"event_name": "ObjectRemoved:Delete", "reason": "not S3 ObjectCreated"}],
     }
     assert objects(s3) == {}
+
+
+# ---------------------------------------------------------------------------------------------
+# A landing key overwritten before its event is processed
+# ---------------------------------------------------------------------------------------------
+
+CAR_1 = landing_bytes("v1_car.json")
+CAR_2 = landing_bytes("v1_bom.json")  # another car (9BGKS48U0MG334455)
+
+
+def upload(s3, key: str, body: bytes) -> str:
+    """Put a landing object; its ETag as an event carries it (unquoted)."""
+    return s3.put_object(Bucket=LANDING, Key=key, Body=body)["ETag"].strip('"')
+
+
+def test_moto_get_object_with_a_stale_if_match_fails_with_412(s3):
+    # What the handler relies on: S3 (and moto) check If-Match on GetObject.
+    old = upload(s3, "landing/car_raw.json", CAR_1)
+    new = upload(s3, "landing/car_raw.json", CAR_2)
+
+    current = s3.get_object(Bucket=LANDING, Key="landing/car_raw.json", IfMatch=f'"{new}"')
+    with pytest.raises(ClientError) as caught:
+        s3.get_object(Bucket=LANDING, Key="landing/car_raw.json", IfMatch=f'"{old}"')
+
+    assert current["Body"].read() == CAR_2
+    assert caught.value.response["Error"]["Code"] == "PreconditionFailed"
+    assert caught.value.response["ResponseMetadata"]["HTTPStatusCode"] == 412
+
+
+def test_overwritten_upload_gets_a_superseded_record_and_no_bronze_file(s3, lambda_context, caplog):
+    etag_1 = upload(s3, "landing/car_raw.json", CAR_1)
+    etag_2 = upload(s3, "landing/car_raw.json", CAR_2)  # before event 1 is processed
+    event_1 = event_for("landing/car_raw.json", etag=etag_1)
+    event_2 = event_for("landing/car_raw.json", etag=etag_2)
+    record_key = ingestion.superseded_key(
+        "landing/car_raw.json", etag_1, dt.datetime(2025, 11, 2, 8, 15, 42, tzinfo=UTC)
+    )
+    assert record_key == (
+        "quarantine/2025-11-02/landing/car_raw."
+        f"{hashlib.sha256(etag_1.encode()).hexdigest()[:8]}.superseded.json"
+    )
+
+    with caplog.at_level("WARNING", logger=ingestion.__name__):
+        first = ingestion.lambda_handler(copy.deepcopy(event_1), lambda_context)
+
+    # event 1 succeeds without reading CAR-2's bytes as if they were CAR-1's
+    assert first == {
+        "processed": [],
+        "quarantined": [],
+        "skipped": [
+            {
+                "source_bucket": LANDING,
+                "source_key": "landing/car_raw.json",
+                "reason": ingestion.SUPERSEDED_REASON,
+                "etag": etag_1,
+                "target_bucket": BRONZE,
+                "error_key": record_key,
+            }
+        ],
+    }
+    assert ingestion.SUPERSEDED_REASON == (
+        "superseded: the landing object was overwritten before this event was processed; "
+        "its content is no longer readable"
+    )
+    assert list(objects(s3)) == [record_key]
+    assert json.loads(objects(s3)[record_key]) == {
+        "reason": ingestion.SUPERSEDED_REASON,
+        "source_bucket": LANDING,
+        "source_key": "landing/car_raw.json",
+        "etag": etag_1,
+        "version_id": None,
+        "event_time": "2025-11-02T08:15:42.517000Z",
+        "quarantine_key": None,
+    }
+    (warning,) = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert json.loads(warning.getMessage())["message"] == "superseded"
+
+    # a redelivery of event 1 rewrites the same record; event 2 converts CAR-2, once
+    ingestion.lambda_handler(copy.deepcopy(event_1), lambda_context)
+    second = ingestion.lambda_handler(event_2, lambda_context)
+
+    (processed,) = second["processed"]
+    assert processed["target_key"] == ingestion.bronze_key(
+        "landing/car_raw.json",
+        etag_2,
+        dt.datetime(2025, 11, 2, 8, 15, 42, 517000, tzinfo=UTC),
+        source_bucket=LANDING,
+    )
+    bronze = objects(s3)
+    assert sorted(bronze) == sorted([record_key, processed["target_key"]])
+    assert read_parquet(bronze[processed["target_key"]])["carChassis"].to_pylist() == [
+        "9BGKS48U0MG334455"
+    ]
+
+
+def test_versioned_event_of_an_overwritten_upload_is_superseded_too(s3, lambda_context):
+    # With a versionId the old upload still exists, but reading it would need
+    # s3:GetObjectVersion, which the function's role leaves out on purpose.
+    upload(s3, "landing/car_raw.json", CAR_2)  # overwrites the upload of the event
+
+    result = ingestion.lambda_handler(load_event("s3_put_versioned.json"), lambda_context)
+
+    (skipped,) = result["skipped"]
+    assert skipped["reason"] == ingestion.SUPERSEDED_REASON
+    assert skipped["error_key"].endswith(
+        f".{hashlib.sha256(b'3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY').hexdigest()[:8]}.superseded.json"
+    )
+    assert json.loads(objects(s3)[skipped["error_key"]])["version_id"] == (
+        "3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY"
+    )
+    assert result["processed"] == []
+
+
+def test_the_handler_only_calls_get_object_and_put_object(s3, lambda_context, monkeypatch):
+    # IAM: s3:GetObject on landing, s3:PutObject on the bronze prefixes; nothing else.
+    calls: list[tuple[str, dict]] = []
+    client = handler_client(monkeypatch)
+    client.meta.events.register(
+        "provide-client-params.s3.*",
+        lambda params, model, **_: calls.append((model.name, dict(params))),
+    )
+    good = upload(s3, "landing/car_raw.json", CAR_1)
+    bad = upload(s3, "landing/bad.json", landing_bytes("malformed.json"))
+    stale = upload(s3, "landing/gone.json", CAR_1)
+    upload(s3, "landing/gone.json", CAR_2)
+
+    for key, etag in (("landing/car_raw.json", good), ("landing/bad.json", bad)):
+        ingestion.lambda_handler(event_for(key, etag=etag), lambda_context)
+    ingestion.lambda_handler(event_for("landing/gone.json", etag=stale), lambda_context)
+
+    assert [name for name, _ in calls] == [
+        "GetObject",
+        "PutObject",
+        "GetObject",
+        "PutObject",
+        "PutObject",
+        "GetObject",
+        "PutObject",
+    ]
+    gets = [params for name, params in calls if name == "GetObject"]
+    assert [p["Bucket"] for p in gets] == [LANDING] * 3
+    assert [p["IfMatch"] for p in gets] == [f'"{good}"', f'"{bad}"', f'"{stale}"']
+    assert all("VersionId" not in p for p in gets)
+    assert {p["Bucket"] for name, p in calls if name == "PutObject"} == {BRONZE}
+
+
+# ---------------------------------------------------------------------------------------------
+# Quarantine names, nesting, numbers and names the silver job cannot take
+# ---------------------------------------------------------------------------------------------
+
+
+def test_two_bad_uploads_of_one_key_on_one_day_keep_a_copy_each(s3, lambda_context):
+    first, second = b'{"a": ', landing_bytes("malformed.json")
+    etags = [upload(s3, "landing/bad.json", first)]
+    ingestion.lambda_handler(event_for("landing/bad.json", etag=etags[0]), lambda_context)
+    etags.append(upload(s3, "landing/bad.json", second))
+    ingestion.lambda_handler(event_for("landing/bad.json", etag=etags[1]), lambda_context)
+
+    copies = [quarantined_as("landing/bad.json", body) for body in (first, second)]
+    assert copies[0] != copies[1]
+    bronze = objects(s3)
+    assert sorted(bronze) == sorted(copies + [f"{c}.error.json" for c in copies])
+    assert [bronze[c] for c in copies] == [first, second]
+    assert [json.loads(bronze[f"{c}.error.json"])["etag"] for c in copies] == etags
+
+
+DEEP_JSON = b'{"carChassis": "C1", "a": ' + b'{"a": ' * 900 + b"1" + b"}" * 901
+
+
+@pytest.mark.parametrize(
+    ("sample", "reason"),
+    [
+        ("non_finite.json", "non-finite number Infinity is not valid JSON"),
+        (
+            "flatten_collision.json",
+            "fields 'metrics.metricTimestamp' and 'metrics_metricTimestamp' both become the "
+            "column 'metrics_metricTimestamp' when the silver job flattens structs with '_'",
+        ),
+        (
+            "backtick_name.json",
+            "field name 'metrics.tire`pressure' contains a backtick, the quote character of "
+            "Spark column paths",
+        ),
+        ("deep.json", "nested deeper than 64 levels (at field '" + "a." * 38 + "a...')"),
+    ],
+)
+def test_content_the_silver_job_would_choke_on_is_quarantined(s3, lambda_context, sample, reason):
+    # deep.json: ~900 levels, a RecursionError before (Lambda retries, then the failure queue)
+    body = DEEP_JSON if sample == "deep.json" else landing_bytes(sample)
+    key = f"landing/{sample}"
+
+    result = ingestion.lambda_handler(event_for(key, etag=upload(s3, key, body)), lambda_context)
+
+    (quarantined,) = result["quarantined"]
+    assert quarantined["reason"] == reason
+    copy_key = quarantined_as(key, body)
+    assert quarantined["target_key"] == copy_key
+    bronze = objects(s3)
+    assert sorted(bronze) == [copy_key, f"{copy_key}.error.json"]
+    assert bronze[copy_key] == body
+    assert json.loads(bronze[f"{copy_key}.error.json"])["reason"] == reason

@@ -97,7 +97,9 @@ def test_bad_content_is_quarantined_locally_with_its_sidecar(tmp_path):
         path, tmp_path / "bronze", landing_root=landing, quarantine_prefix="rejected"
     )
 
-    copy_key = "rejected/2025-11-03/cars/malformed.json"
+    # no eTag locally: the copy is named by the MD5 of the content (what S3's ETag would be)
+    short = hashlib.sha256(hashlib.md5(path.read_bytes()).hexdigest().encode()).hexdigest()[:8]
+    copy_key = f"rejected/2025-11-03/cars/malformed.{short}.json"
     reason = "malformed JSON at line 3 column 1: Expecting property name enclosed in double quotes"
     assert outcome == {
         "status": "quarantined",
@@ -182,3 +184,48 @@ def test_cli_and_path_import_give_the_same_bytes_in_fresh_processes(tmp_path):
     expected = Path(in_process["target_path"]).read_bytes()
     for root in ("cli", "by_path"):
         assert (tmp_path / root / in_process["target_key"]).read_bytes() == expected
+
+
+def test_deeply_nested_file_is_quarantined_not_an_abort_of_the_run(tmp_path):
+    landing = tmp_path / "landing"
+    deep = landing / "deep.json"
+    deep.parent.mkdir(parents=True)
+    deep.write_bytes(b'{"a": ' * 900 + b"1" + b"}" * 900)  # a RecursionError on every run before
+    car = landing_copy(landing, "v1_car.json", "v1_car.json")
+
+    outcomes = [
+        ingestion.convert_local_file(path, tmp_path / "bronze", landing_root=landing)
+        for path in (deep, car)
+    ]
+
+    assert [o["status"] for o in outcomes] == ["quarantined", "processed"]
+    assert outcomes[0]["reason"].startswith("nested deeper than 64 levels (at field 'a.a.a.")
+    assert Path(outcomes[0]["target_path"]).read_bytes() == deep.read_bytes()
+
+
+def test_local_store_checks_if_match_against_the_md5_of_the_file(tmp_path):
+    (tmp_path / "car.json").write_bytes(b'{"a": 1}')
+    store = ingestion.LocalStore({"b": tmp_path})
+    md5 = hashlib.md5(b'{"a": 1}').hexdigest()
+
+    assert store.get("b", "car.json", if_match=f'"{md5}"') == b'{"a": 1}'
+    assert store.get("b", "car.json") == b'{"a": 1}'
+    with pytest.raises(ingestion.SourceChanged):
+        store.get("b", "car.json", if_match="0" * 32)
+
+
+def test_an_event_whose_upload_was_replaced_leaves_a_superseded_record(tmp_path):
+    landing = tmp_path / "landing"
+    landing_copy(landing, "cars/car.json", "v1_car.json")
+    store = ingestion.LocalStore({"landing": landing, "bronze": tmp_path / "bronze"})
+    stale = ingestion.SourceObject("landing", "cars/car.json", MTIME, etag="0" * 32)
+
+    outcome = ingestion.process_object(store, stale, ingestion.Config("bronze"))
+
+    key = ingestion.superseded_key("cars/car.json", "0" * 32, MTIME)
+    assert outcome["status"] == "skipped"
+    assert outcome["error_key"] == key
+    assert files_under(tmp_path / "bronze") == [key]
+    record = json.loads((tmp_path / "bronze" / key).read_text())
+    assert record["reason"] == ingestion.SUPERSEDED_REASON
+    assert record["etag"] == "0" * 32

@@ -6,7 +6,12 @@ runtime, so the deployment zip holds this one file). For every record of the eve
 
 1. URL-decode the key (``unquote_plus``); keys not ending in ``.json`` are skipped (logged).
 2. ``GetObject`` the landing object (the only read; the landing object is never deleted, a
-   lifecycle rule expires it).
+   lifecycle rule expires it), with ``If-Match: <the event's eTag>`` so that the bytes read are
+   those of the upload the event announces. When the key was overwritten before the event got
+   here (S3 answers 412 PreconditionFailed), that upload is gone: no bronze file is written for
+   it, the record ``{QUARANTINE_PREFIX}/YYYY-MM-DD/<source dir>/<stem>.<hash8>.superseded.json``
+   says so, a warning is logged and the event record counts as skipped, not failed (the newer
+   upload has an event of its own). Without an eTag (local runs) the object is read unconditionally.
 3. Parse it (one object, an array of objects, or JSON Lines; UTF-8 with or without BOM) and build
    one Arrow table: nested objects stay structs, every JSON number is double except the top-level
    ``year`` and ``ModelYear`` (int64), all v1 contract columns are always present (null when
@@ -22,15 +27,17 @@ runtime, so the deployment zip holds this one file). For every record of the eve
    object with the same bytes instead of adding a copy.
 
 Bad content (malformed JSON, empty file, undecodable bytes, a top-level value or element that is
-not an object, types that cannot be unified, a v1 contract field of the wrong type) is not an
-error of the invocation: the original bytes are put to
-``{QUARANTINE_PREFIX}/YYYY-MM-DD/<source key>`` in the bronze bucket, then the sidecar
-``<that key>.error.json`` with the reason. Write order: the copy first, the sidecar last, so a
-sidecar always describes a copy that exists; a copy without its sidecar is an interrupted attempt
-that the retry of the same event completes (both writes are idempotent). Unexpected errors (S3
-access, throttling, configuration) raise, so Lambda's retries and failure destination take over;
-a bronze file is written with a single ``PutObject`` of the finished bytes, so nothing
-half-written is ever visible.
+not an object, types that cannot be unified, a v1 contract field of the wrong type, a non-finite
+number, nesting deeper than ``MAX_NESTING_DEPTH`` levels, field names the silver job cannot
+flatten) is not an error of the invocation: the original bytes are put to
+``{QUARANTINE_PREFIX}/YYYY-MM-DD/<source dir>/<stem>.<hash8>.json`` in the bronze bucket
+(``<hash8>`` comes from the versionId or ETag, so two bad uploads of one key on one day do not
+overwrite each other), then the sidecar ``<that key>.error.json`` with the reason. Write order:
+the copy first, the sidecar last, so a sidecar always describes a copy that exists; a copy
+without its sidecar is an interrupted attempt that the retry of the same event completes (both
+writes are idempotent). Unexpected errors (S3 access, throttling, configuration) raise, so
+Lambda's retries and failure destination take over; a bronze file is written with a single
+``PutObject`` of the finished bytes, so nothing half-written is ever visible.
 
 Configuration (environment): ``BRONZE_BUCKET`` (required), ``BRONZE_PREFIX`` (``car_data``),
 ``QUARANTINE_PREFIX`` (``quarantine``), ``LOG_LEVEL`` (``INFO``).
@@ -53,6 +60,7 @@ import gc
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import sys
@@ -83,11 +91,15 @@ LINEAGE_FIELDS = (
 # chunk of parsed Python objects is alive at a time (a 50 MB file never exists as 100k dicts).
 CHUNK_ROWS = 4096
 
+# Deepest accepted nesting of objects and arrays (a top-level field is at level 1): far beyond
+# any telemetry, far below Python's recursion limit (the type walk recurses once or twice per
+# level, so ~500 levels would already exhaust it).
+MAX_NESTING_DEPTH = 64
+
 _BOM = b"\xef\xbb\xbf"
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _NUMERIC = re.compile(r"\s*[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?\s*\Z")
 _UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
-_DECODER = json.JSONDecoder()
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _EXACT_DOUBLE_INT = 2**53
 
@@ -98,6 +110,19 @@ class BadContent(ValueError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class SourceChanged(Exception):
+    """The landing object no longer has the ETag the event announced (it was overwritten)."""
+
+
+def _reject_constant(literal: str) -> float:
+    # Python's json accepts NaN, Infinity and -Infinity; they are not JSON, and an Infinity
+    # mileage would win every "highest value" comparison downstream.
+    raise BadContent(f"non-finite number {literal} is not valid JSON")
+
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
 # --------------------------------------------------------------------------------------------
@@ -190,7 +215,7 @@ def iter_payload(raw: bytes) -> Iterator[dict]:
             idx = _WHITESPACE.match(text, next_idx).end()
     else:
         try:
-            value = json.loads(text)
+            value = _DECODER.decode(text)
         except json.JSONDecodeError as exc:
             raise _malformed(exc) from None
         except RecursionError:
@@ -279,10 +304,19 @@ V1_CONTRACT: dict[str, Any] = {
 class _Node:
     """The inferred type of one field (or of the elements of an array)."""
 
-    __slots__ = ("path", "kind", "fast", "contract", "fields", "folded", "item")
+    __slots__ = ("path", "depth", "kind", "fast", "contract", "fields", "folded", "item")
 
-    def __init__(self, path: str, kind: str = _NULL, contract: bool = False) -> None:
+    def __init__(
+        self, path: str, kind: str = _NULL, contract: bool = False, depth: int = 0
+    ) -> None:
+        if depth > MAX_NESTING_DEPTH:
+            # Checked where a new level first appears, so the recursive walks (observe, Arrow
+            # types, conform) never go deeper than this: no RecursionError on hostile input.
+            raise BadContent(
+                f"nested deeper than {MAX_NESTING_DEPTH} levels (at field {_clip(path)!r})"
+            )
         self.path = path
+        self.depth = depth
         self.contract = contract
         self.fields: dict[str, _Node] | None = None
         self.folded: dict[str, str] | None = None
@@ -295,20 +329,25 @@ class _Node:
         if kind is _OBJECT and self.fields is None:
             self.fields, self.folded = {}, {}
         elif kind is _ARRAY and self.item is None:
-            self.item = _Node(f"{self.path}[]")
+            self.item = _Node(f"{self.path}[]", depth=self.depth + 1)
 
     def add_field(self, name: str) -> "_Node":
         folded = name.casefold()
         if not self.path and folded in _LINEAGE_NAMES:
             raise BadContent(f"field {name!r} collides with the bronze lineage column")
         other = self.folded.get(folded)
+        where = f"{self.path}." if self.path else ""
         if other is not None:
-            where = f"{self.path}." if self.path else ""
             raise BadContent(
                 f"fields {where + other!r} and {where + name!r} differ only in letter case "
                 "(ambiguous in Spark, Glue and Athena)"
             )
-        node = _Node(f"{self.path}.{name}" if self.path else name)
+        if "`" in name:
+            raise BadContent(
+                f"field name {_clip(where + name)!r} contains a backtick, the quote character "
+                "of Spark column paths"
+            )
+        node = _Node(where + name, depth=self.depth + 1)
         self.fields[name] = node
         self.folded[folded] = name
         return node
@@ -340,12 +379,22 @@ class _Node:
     def to_number(self, value: str) -> float:
         if not _NUMERIC.match(value):
             raise self.conflict(value)
-        return float(value)
+        number = float(value)
+        if not math.isfinite(number):
+            raise BadContent(f"field {self.path!r}: {value!r} is out of the double range")
+        return number
 
 
 def _short(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False)
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except RecursionError:  # a value nested deeper than json.dumps goes
+        text = "{...}" if isinstance(value, dict) else "[...]"
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _clip(path: str, limit: int = 80) -> str:
+    return path if len(path) <= limit else path[: limit - 3] + "..."
 
 
 def _contract_root() -> _Node:
@@ -353,7 +402,8 @@ def _contract_root() -> _Node:
 
     def seed(node: _Node, spec: dict[str, Any]) -> None:
         for name, kind in spec.items():
-            child = _Node(f"{node.path}.{name}" if node.path else name, contract=True)
+            path = f"{node.path}.{name}" if node.path else name
+            child = _Node(path, contract=True, depth=node.depth + 1)
             node.fields[name] = child
             node.folded[name.casefold()] = name
             if isinstance(kind, dict):
@@ -526,6 +576,59 @@ def _conform(arr: pa.Array, target: pa.DataType) -> pa.Array:
     raise AssertionError(f"cannot conform {source} to {target}")  # a bug, not bad content
 
 
+def _check_finite(node: _Node, arr: pa.Array) -> None:
+    """Numbers must be finite: ``1e999`` parses as inf (the literals are refused by the parser).
+
+    Vectorised over a freshly built chunk (its type follows ``node``), so the per-value fast path
+    of the walk stays free of checks.
+    """
+    kind = node.kind
+    if kind is _NUMBER:
+        import pyarrow.compute as pc  # imported by the conversion anyway; not at module import
+
+        bad = pc.invert(pc.is_finite(arr))
+        if pc.any(bad).as_py():
+            value = arr.filter(bad)[0].as_py()
+            raise BadContent(f"field {node.path!r}: a number is out of the double range ({value})")
+    elif kind is _OBJECT:
+        for index, child in enumerate(node.fields.values()):
+            if child.kind is not _NULL:
+                _check_finite(child, arr.field(index))
+    elif kind is _ARRAY and node.item.kind is not _NULL:
+        _check_finite(node.item, arr.values)
+
+
+def _check_flattened_names(fields: Iterable[pa.Field]) -> None:
+    """Refuse names that collide once the silver job flattens the structs.
+
+    The job names the column of a struct field by its path joined with ``_`` (arrays and maps
+    stay whole) and raises when two paths give the same name, compared case-insensitively:
+    ``a_b`` beside ``a.b``, or a top-level ``metrics_metricTimestamp`` beside the contract's
+    ``metrics.metricTimestamp``. Such a file would fail that job on every run. (Only this file is
+    seen here: a clash between two files, each fine alone, is not detectable by the Lambda.)
+    """
+    seen: dict[str, str] = {}
+
+    def walk(dtype: pa.DataType, path: tuple[str, ...]) -> None:
+        if pa.types.is_struct(dtype):
+            for child in dtype:
+                walk(child.type, (*path, child.name))
+            return
+        name = "_".join(path)
+        dotted = ".".join(path)
+        folded = name.casefold()  # as the job's name.lower(), and as add_field compares
+        other = seen.get(folded)
+        if other is not None:
+            raise BadContent(
+                f"fields {_clip(other)!r} and {_clip(dotted)!r} both become the column "
+                f"{_clip(name)!r} when the silver job flattens structs with '_'"
+            )
+        seen[folded] = dotted
+
+    for field in fields:
+        walk(field.type, (field.name,))
+
+
 class _TableBuilder:
     def __init__(self) -> None:
         self.root = _contract_root()
@@ -547,6 +650,7 @@ class _TableBuilder:
                 chunk = pa.array(records, type=struct_type)
             except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as exc:
                 raise BadContent(f"records cannot be converted to Arrow: {exc}") from None
+        _check_finite(root, chunk)
         self.chunks.append(chunk)
 
     def finish(
@@ -555,6 +659,7 @@ class _TableBuilder:
         if not self.chunks:
             raise BadContent("no records")
         final = _final_type(self.root)
+        _check_flattened_names([*final, *LINEAGE_FIELDS])
         batches = []
         while self.chunks:
             chunk = self.chunks.pop(0)
@@ -688,11 +793,46 @@ def bronze_key(
     )
 
 
+def _quarantine_base(
+    source_key: str, etag_or_version: str, event_time: dt.datetime, prefix: str
+) -> tuple[str, str]:
+    """(``{prefix}/YYYY-MM-DD/<source dir>/<stem>.<hash8>``, the source's ``.json`` suffix)."""
+    folder, slash, name = source_key.rpartition("/")
+    stem, suffix = (
+        (name[: -len(".json")], name[-len(".json") :]) if is_json_key(name) else (name, "")
+    )
+    digest = hashlib.sha256(etag_or_version.strip('"').encode("utf-8")).hexdigest()[:8]
+    day = f"{_as_utc(event_time):%Y-%m-%d}"
+    return f"{_clean_prefix(prefix)}/{day}/{folder}{slash}{stem}.{digest}", suffix
+
+
 def quarantine_key(
-    source_key: str, event_time: dt.datetime, prefix: str = DEFAULT_QUARANTINE_PREFIX
+    source_key: str,
+    etag_or_version: str,
+    event_time: dt.datetime,
+    prefix: str = DEFAULT_QUARANTINE_PREFIX,
 ) -> str:
-    """``{prefix}/YYYY-MM-DD/<source key>``; the sidecar is this key + ``.error.json``."""
-    return f"{_clean_prefix(prefix)}/{_as_utc(event_time):%Y-%m-%d}/{source_key}"
+    """``{prefix}/YYYY-MM-DD/<source dir>/<stem>.<hash8>.json``, the copy of a bad upload.
+
+    The source key stays recognisable (its folders and file name, the ``.json`` suffix as it
+    was); ``<hash8>`` is a SHA-256 prefix of the versionId or ETag, so two bad uploads of the
+    same key on the same day keep one copy each, while a retry of the same event rewrites the
+    same object. The sidecar is this key + ``.error.json``.
+    """
+    base, suffix = _quarantine_base(source_key, etag_or_version, event_time, prefix)
+    return base + suffix
+
+
+def superseded_key(
+    source_key: str,
+    etag_or_version: str,
+    event_time: dt.datetime,
+    prefix: str = DEFAULT_QUARANTINE_PREFIX,
+) -> str:
+    """``{prefix}/YYYY-MM-DD/<source dir>/<stem>.<hash8>.superseded.json``: the record of an
+    upload that was overwritten before its event was processed (no copy: it is unreadable)."""
+    base, _ = _quarantine_base(source_key, etag_or_version, event_time, prefix)
+    return f"{base}.superseded.json"
 
 
 # --------------------------------------------------------------------------------------------
@@ -701,7 +841,9 @@ def quarantine_key(
 
 
 class ObjectStore(Protocol):
-    def get(self, bucket: str, key: str) -> bytes: ...
+    def get(self, bucket: str, key: str, *, if_match: str | None = None) -> bytes:
+        """The object's bytes; ``SourceChanged`` if ``if_match`` is not its current ETag."""
+        ...
 
     def put(self, bucket: str, key: str, body: bytes, content_type: str) -> None: ...
 
@@ -720,8 +862,24 @@ class S3Store:
             self._client = boto3.client("s3")
         return self._client
 
-    def get(self, bucket: str, key: str) -> bytes:
-        response = self.client.get_object(Bucket=bucket, Key=key)
+    def get(self, bucket: str, key: str, *, if_match: str | None = None) -> bytes:
+        # If-Match makes S3 return exactly the upload the event announced, or 412 when the key
+        # has been overwritten since. (With versioning on the landing bucket, GetObject with the
+        # event's VersionId would still read the old upload, but that needs
+        # s3:GetObjectVersion, left out of the function's role on purpose.)
+        params = {"Bucket": bucket, "Key": key}
+        if if_match is not None:
+            params["IfMatch"] = '"' + if_match.strip('"') + '"'  # an HTTP entity tag is quoted
+        try:
+            response = self.client.get_object(**params)
+        except Exception as exc:  # botocore's ClientError (botocore is not imported here)
+            error = getattr(exc, "response", None) or {}
+            status = error.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if if_match is not None and (
+                error.get("Error", {}).get("Code") == "PreconditionFailed" or status == 412
+            ):
+                raise SourceChanged(f"s3://{bucket}/{key} no longer has ETag {if_match}") from exc
+            raise
         body = response["Body"]
         try:
             return body.read()
@@ -744,8 +902,15 @@ class LocalStore:
             raise ValueError(f"key {key!r} cannot be mapped safely to a local path")
         return self._roots[bucket].joinpath(*parts)
 
-    def get(self, bucket: str, key: str) -> bytes:
-        return self.path(bucket, key).read_bytes()
+    def get(self, bucket: str, key: str, *, if_match: str | None = None) -> bytes:
+        data = self.path(bucket, key).read_bytes()
+        # A local file's ETag is the MD5 of its content, as S3's for a single-part upload.
+        if (
+            if_match is not None
+            and if_match.strip('"') != hashlib.md5(data, usedforsecurity=False).hexdigest()
+        ):
+            raise SourceChanged(f"{self.path(bucket, key)} no longer has ETag {if_match}")
+        return data
 
     def put(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
         target = self.path(bucket, key)
@@ -835,7 +1000,11 @@ def process_object(store: ObjectStore, source: SourceObject, config: Config) -> 
         logger.info(json.dumps({"message": "skipped: not a .json key", **outcome}))
         return {"status": "skipped", **outcome, "reason": "not a .json key"}
     started = time.perf_counter()
-    raw = store.get(source.bucket, source.key)
+    try:
+        # Without an eTag (local runs) there is nothing to match: read what is there.
+        raw = store.get(source.bucket, source.key, if_match=source.etag)
+    except SourceChanged:
+        return _superseded(store, source, config, started)
     identity = (
         source.version_id
         or source.etag
@@ -875,7 +1044,7 @@ def _quarantine(
     identity: str,
     started: float,
 ) -> dict[str, Any]:
-    key = quarantine_key(source.key, source.event_time, config.quarantine_prefix)
+    key = quarantine_key(source.key, identity, source.event_time, config.quarantine_prefix)
     error_key = f"{key}.error.json"
     sidecar = {
         "reason": reason,
@@ -901,6 +1070,46 @@ def _quarantine(
         "reason": reason,
     }
     logger.warning(json.dumps({"message": "quarantined", **outcome, "ms": _ms(started)}))
+    return outcome
+
+
+SUPERSEDED_REASON = (
+    "superseded: the landing object was overwritten before this event was processed; "
+    "its content is no longer readable"
+)
+
+
+def _superseded(
+    store: ObjectStore, source: SourceObject, config: Config, started: float
+) -> dict[str, Any]:
+    """The event's upload was overwritten before it was read: record it, write no bronze file.
+
+    Not an error (a retry could never read it either) and nothing is lost silently: the record
+    and a warning say which upload is gone; the newer upload is converted by its own event.
+    """
+    identity = source.version_id or source.etag or ""
+    key = superseded_key(source.key, identity, source.event_time, config.quarantine_prefix)
+    record = {
+        "reason": SUPERSEDED_REASON,
+        "source_bucket": source.bucket,
+        "source_key": source.key,
+        "etag": source.etag,
+        "version_id": source.version_id,
+        "event_time": _as_utc(source.event_time).isoformat().replace("+00:00", "Z"),
+        "quarantine_key": None,  # no copy: the bytes of that upload cannot be read any more
+    }
+    body = json.dumps(record, indent=2, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    store.put(config.bronze_bucket, key, body + b"\n", "application/json")
+    outcome = {
+        "status": "skipped",
+        "source_bucket": source.bucket,
+        "source_key": source.key,
+        "reason": SUPERSEDED_REASON,
+        "etag": source.etag,
+        "target_bucket": config.bronze_bucket,
+        "error_key": key,
+    }
+    logger.warning(json.dumps({"message": "superseded", **outcome, "ms": _ms(started)}))
     return outcome
 
 
