@@ -68,6 +68,8 @@ QUARANTINE_PARTITION_COLS = ("ingest_year", "ingest_month", "ingest_day")
 # Hive-style folders of the bronze layout; never data columns of silver.
 BRONZE_PARTITION_COLS = ("ingest_year", "ingest_month", "ingest_day")
 REJECT_REASON_COL = "reject_reason"
+# The parsed event time, computed once per batch and carried until the rows are split.
+PARSED_TS_COL = "_event_ts"
 
 # Columns every step relies on, with their bronze types; absent ones are added as nulls so
 # that a file of another producer is rejected row by row rather than failing the run.
@@ -283,15 +285,17 @@ def _event_time(df: DataFrame, source_timezone: str) -> Column:
 
 
 def with_reject_reason(df: DataFrame, source_timezone: str) -> DataFrame:
-    """Adds `reject_reason`: the first contract rule a row breaks, or null for a good row."""
+    """Adds `reject_reason`: the first contract rule a row breaks, or null for a good row,
+    and `_event_ts`, the parsed UTC event time (parsed once, reused by later steps)."""
     require_columns(df, (KEY_COL, EVENT_TS_COL, MILEAGE_COL), "bronze batch")
+    df = df.withColumn(PARSED_TS_COL, _event_time(df, source_timezone))
     chassis = trim_text(F.col(KEY_COL))
     raw_ts = trim_text(F.col(EVENT_TS_COL))
     mileage = F.expr(f"try_cast(`{MILEAGE_COL}` AS DOUBLE)")
     reason = (
         F.when(chassis.isNull() | (chassis == ""), "blank_carChassis")
         .when(raw_ts.isNull() | (raw_ts == ""), "missing_metricTimestamp")
-        .when(_event_time(df, source_timezone).isNull(), "unparsable_metricTimestamp")
+        .when(F.col(PARSED_TS_COL).isNull(), "unparsable_metricTimestamp")
         .when(F.col(MILEAGE_COL).isNull(), "missing_currentMileage")
         .when(
             mileage.isNull() | F.isnan(mileage) | (F.abs(mileage) == float("inf")),
@@ -620,11 +624,12 @@ def run(spark: SparkSession, config: JobConfig, source: BronzeSource | None = No
     )
     # One pass over the cached batch for the counts and the partitions it touches.
     rejected = F.col(REJECT_REASON_COL).isNotNull()
-    event_day = _padded_parts(_event_time(batch, config.source_timezone), PARTITION_COLS)
+    event_day = _padded_parts(F.col(PARSED_TS_COL), PARTITION_COLS)
     ingest_day = _padded_parts(F.col(INGESTION_TS_COL), QUARANTINE_PARTITION_COLS)
     stats = batch.agg(
         F.count(F.lit(1)).alias("records"),
-        F.countDistinct(INGESTION_TS_COL, SOURCE_FILE_COL).alias("sources"),
+        # size(collect_set) rather than countDistinct: no Expand of the whole batch.
+        F.size(F.collect_set(F.struct(INGESTION_TS_COL, SOURCE_FILE_COL))).alias("sources"),
         *[F.sum((F.col(REJECT_REASON_COL) == r).cast("long")).alias(r) for r in REJECT_REASONS],
         F.collect_set(F.when(~rejected, F.struct(*event_day.values()))).alias("silver_parts"),
         F.collect_set(F.when(rejected, F.struct(*ingest_day.values()))).alias("quarantine_parts"),
@@ -673,8 +678,9 @@ def _consolidate_silver(
     The result is cached and counted before anything is written, so every read of the
     partitions about to be replaced has finished when the overwrite starts.
     """
+    good = batch.where(F.col(REJECT_REASON_COL).isNull())
     accepted = transform_accepted(
-        batch.where(F.col(REJECT_REASON_COL).isNull()).drop(REJECT_REASON_COL),
+        good.withColumn(EVENT_TS_COL, F.col(PARSED_TS_COL)).drop(REJECT_REASON_COL, PARSED_TS_COL),
         config.source_timezone,
     )
     if not touched and not config.full_refresh:
@@ -710,7 +716,9 @@ def _write_quarantine(
     Rows already in the touched quarantine partitions that came from this batch's bronze files
     (a rerun after a failure) are replaced, not duplicated.
     """
-    rejects = add_quarantine_partition_columns(batch.where(F.col(REJECT_REASON_COL).isNotNull()))
+    rejects = add_quarantine_partition_columns(
+        batch.where(F.col(REJECT_REASON_COL).isNotNull()).drop(PARSED_TS_COL)
+    )
     existing = read_partitions(spark, config.quarantine_path, QUARANTINE_PARTITION_COLS, touched)
     if existing is not None:
         sources = batch.select(INGESTION_TS_COL, SOURCE_FILE_COL).distinct()
