@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from botocore.exceptions import ClientError
+from bronze_factory import LINEAGE_FIELDS, METRICS, V1_FIELDS, V1_SCHEMA
 from moto import mock_aws
 
 from lambdas.ingestion import handler as ingestion
@@ -24,65 +25,8 @@ LANDING = "car-telemetry-landing-dev"
 BRONZE = "car-telemetry-bronze-dev"
 UTC = dt.UTC
 
-TRIP = pa.struct(
-    [
-        ("tripMileage", pa.float64()),
-        ("tripTimeMinutes", pa.float64()),
-        ("tripFuelLiters", pa.float64()),
-        ("tripMaxSpeedKm", pa.float64()),
-        ("tripAverageSpeedKm", pa.float64()),
-        ("tripStartTimestamp", pa.string()),
-    ]
-)
-METRICS = pa.struct(
-    [
-        ("engineTempCelsius", pa.float64()),
-        ("oilTempCelsius", pa.float64()),
-        ("batteryChargePerc", pa.float64()),
-        ("fuelAvailableLiters", pa.float64()),
-        ("coolantCelsius", pa.float64()),
-        ("trip", TRIP),
-        ("metricTimestamp", pa.string()),
-    ]
-)
-CONTRACT_FIELDS = [
-    ("carChassis", pa.string()),
-    ("Model", pa.string()),
-    ("year", pa.int64()),
-    ("ModelYear", pa.int64()),
-    ("Manufacturer", pa.string()),
-    ("horsePower", pa.float64()),
-    ("gasType", pa.string()),
-    ("currentMileage", pa.float64()),
-    ("color", pa.string()),
-    ("fuelCapacityLiters", pa.float64()),
-    ("metrics", METRICS),
-    (
-        "carInsurance",
-        pa.struct(
-            [("number", pa.string()), ("provider", pa.string()), ("validUntil", pa.string())]
-        ),
-    ),
-    (
-        "market",
-        pa.struct(
-            [
-                ("currentPrice", pa.float64()),
-                ("currency", pa.string()),
-                ("location", pa.string()),
-                ("dealer", pa.string()),
-                ("warrantyYears", pa.float64()),
-                ("evaluator", pa.string()),
-            ]
-        ),
-    ),
-]
-LINEAGE_FIELDS = [
-    ("ingestion_timestamp", pa.timestamp("us", tz="UTC")),
-    ("source_bucket", pa.string()),
-    ("source_file", pa.string()),
-]
-V1_SCHEMA = pa.schema(CONTRACT_FIELDS + LINEAGE_FIELDS)
+# The bronze contract's Arrow schema, shared with the job's bronze fixtures.
+CONTRACT_FIELDS = V1_FIELDS
 
 # The bronze name is a pure function of (bucket, key, ETag): pinned, because changing it would
 # make a redelivery after a deployment write a second copy.
