@@ -229,7 +229,8 @@ def test_mileage_ties_resolve_the_same_way_on_every_run(spark, tmp_path):
         "z": record("A", 500.0, "Wed, 29 Oct 2025 10:00:00", color="Black"),
     }
     outcomes = []
-    for i, order in enumerate(["xyz", "zyx", "yxz"]):
+    # x before y and y before x, with z first and last
+    for i, order in enumerate(["xyz", "zyx"]):
         lake = Lake(tmp_path / f"order{i}")
         for name in order:  # one file per run, in a different order each time
             write_bronze(lake.bronze, name, [tie[name]])
@@ -237,7 +238,7 @@ def test_mileage_ties_resolve_the_same_way_on_every_run(spark, tmp_path):
         outcomes.append(lake.silver_rows(spark, "carChassis", "color", "source_file"))
     # x and y tie on mileage, event time and ingestion time: the greatest source_file
     # ("landing/y.json") wins; z has an earlier event time.
-    assert outcomes == [[("A", "green", "landing/y.json")]] * 3
+    assert outcomes == [[("A", "green", "landing/y.json")]] * 2
 
     # Inside one file x and y tie on every ordering column: the row fingerprint decides, and it
     # decides the same way whatever the order the rows arrive in.
