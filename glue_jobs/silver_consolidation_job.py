@@ -71,14 +71,15 @@ REJECT_REASON_COL = "reject_reason"
 # The parsed event time, computed once per batch and carried until the rows are split.
 PARSED_TS_COL = "_event_ts"
 
+# Lineage that identifies a row's bronze file (the dedup tie-break and quarantine reruns).
+LINEAGE_COLUMNS = {INGESTION_TS_COL: T.TimestampType(), SOURCE_FILE_COL: T.StringType()}
 # Columns every step relies on, with their bronze types; absent ones are added as nulls so
 # that a file of another producer is rejected row by row rather than failing the run.
 REQUIRED_BRONZE_COLUMNS = {
     KEY_COL: T.StringType(),
     EVENT_TS_COL: T.StringType(),
     MILEAGE_COL: T.DoubleType(),
-    INGESTION_TS_COL: T.TimestampType(),
-    SOURCE_FILE_COL: T.StringType(),
+    **LINEAGE_COLUMNS,
 }
 ENRICH_INPUTS = {
     "fuelCapacityLiters": T.DoubleType(),
@@ -392,7 +393,7 @@ def _fingerprint(df: DataFrame) -> Column:
 def rank_rows(df: DataFrame) -> DataFrame:
     """Adds `_rank`: 1 for the row to keep per car and day, in a fully deterministic order."""
     require_columns(df, (KEY_COL, *PARTITION_COLS, MILEAGE_COL, EVENT_TS_COL), "silver rows")
-    df = ensure_columns(df, {INGESTION_TS_COL: T.TimestampType(), SOURCE_FILE_COL: T.StringType()})
+    df = ensure_columns(df, LINEAGE_COLUMNS)
     order = Window.partitionBy(KEY_COL, *PARTITION_COLS).orderBy(
         F.col(MILEAGE_COL).desc_nulls_last(),
         F.col(EVENT_TS_COL).desc_nulls_last(),
@@ -722,9 +723,7 @@ def _write_quarantine(
     existing = read_partitions(spark, config.quarantine_path, QUARANTINE_PARTITION_COLS, touched)
     if existing is not None:
         sources = batch.select(INGESTION_TS_COL, SOURCE_FILE_COL).distinct()
-        existing = ensure_columns(
-            existing, {INGESTION_TS_COL: T.TimestampType(), SOURCE_FILE_COL: T.StringType()}
-        )
+        existing = ensure_columns(existing, LINEAGE_COLUMNS)
         same_source = (existing[INGESTION_TS_COL].eqNullSafe(sources[INGESTION_TS_COL])) & (
             existing[SOURCE_FILE_COL].eqNullSafe(sources[SOURCE_FILE_COL])
         )
