@@ -10,6 +10,7 @@ CHECKOV      := $(TOOLS_VENV)/bin/checkov
 SHARED       ?= ../shared
 LAKE         ?= lake
 DEMO_LANDING := $(LAKE)/landing
+IMPORT_DIRS  := ('glue_jobs', 'lambdas/ingestion', 'scripts')
 
 .DEFAULT_GOAL := help
 .PHONY: help setup test demo lint fmt bench tf-check tf-validate clean
@@ -23,6 +24,9 @@ $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@# One import path for everything run with .venv/bin/python: the deployables and the
+	@# scripts are importable by module name (the folders pytest's `pythonpath` names too).
+	$(PY) -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], 'car_telemetry.pth').write_text(''.join(str(pathlib.Path(d).resolve()) + chr(10) for d in $(IMPORT_DIRS)))"
 	@touch $@
 
 # checkov pins its own versions of boto3 and friends; it lives in a venv of its own so that
@@ -33,7 +37,7 @@ $(TOOLS_VENV)/.installed: Makefile
 	@touch $@
 
 setup: $(VENV)/.installed $(TOOLS_VENV)/.installed ## Create .venv (and .venv-tools for checkov) and install everything
-	@$(PY) -c "import sys; sys.path.insert(0, 'glue_jobs'); import silver_consolidation_job as j; print('java:', j.ensure_java())"
+	@$(PY) -c "import local_runtime; print('java:', local_runtime.java())"
 
 test: setup ## Run the whole test suite (unit, Spark integration, Lambda, Terraform contract)
 	$(PY) -m pytest

@@ -8,7 +8,7 @@ Each run:
      `reject_reason`), cleanses, types, enriches and derives the partition columns;
   3. reads the existing silver rows of the partitions this batch touches, and only those;
   4. keeps one row per (carChassis, event day): highest currentMileage, ties broken by latest
-     event time, latest ingestion time, greatest source file, then a row fingerprint;
+     event time, latest ingestion time, greatest source file, then the values of every other column;
   5. writes with dynamic partition overwrite (only touched partitions are replaced, one file
      each) and only then advances the bookmark.
 
@@ -94,15 +94,6 @@ RFC_TS_RE = r"^(?:[A-Za-z]{3},\s*)?(\d{1,2} [A-Za-z]{3} \d{4} \d{2}:\d{2}:\d{2})
 ISO_TS_RE = r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,6})\d*)?(Z|[+-]\d{2}:\d{2})?$"
 OFFSET_RE = re.compile(r"^[+-]\d{2}:\d{2}$")
 
-REJECT_REASONS = (
-    "blank_carChassis",
-    "missing_metricTimestamp",
-    "unparsable_metricTimestamp",
-    "missing_currentMileage",
-    "invalid_currentMileage",
-    "negative_currentMileage",
-)
-
 # Session settings the job cannot run safely without.
 REQUIRED_SESSION_CONF = {
     # Static overwrite while reading the same table would delete every other partition.
@@ -178,12 +169,6 @@ def require_safe_session(spark: SparkSession) -> None:
             + ", ".join(f"{k}={REQUIRED_SESSION_CONF[k]}" for k in wrong)
             + f" (it has {wrong})"
         )
-
-
-def require_columns(df: DataFrame, columns: tuple[str, ...] | list[str], what: str) -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise SchemaError(f"{what} lacks column(s) {missing}; it has {sorted(df.columns)}")
 
 
 # --- Pure steps ---------------------------------------------------------------------------------
@@ -279,31 +264,40 @@ def parse_timestamp(col: Column, source_timezone: str) -> Column:
     )
 
 
-def _event_time(df: DataFrame, source_timezone: str) -> Column:
-    if isinstance(df.schema[EVENT_TS_COL].dataType, T.TimestampType):
-        return F.col(EVENT_TS_COL)
-    return parse_timestamp(F.col(EVENT_TS_COL), source_timezone)
+def _blank(name: str) -> Column:
+    value = trim_text(F.col(name))
+    return value.isNull() | (value == "")
+
+
+def _as_double(name: str) -> Column:
+    """A double, or null for what is none (a producer that sent text): never an error."""
+    return F.expr(f"try_cast({_quoted((name,))} AS DOUBLE)")
+
+
+def _finite(col: Column) -> Column:
+    return col.isNotNull() & ~F.isnan(col) & (F.abs(col) != float("inf"))
+
+
+# The contract rules in the order they are checked: (reject reason, the condition that breaks
+# the rule). The conditions read `_event_ts`, the parsed event time (see `with_reject_reason`).
+REJECT_RULES = (
+    ("blank_carChassis", lambda: _blank(KEY_COL)),
+    ("missing_metricTimestamp", lambda: _blank(EVENT_TS_COL)),
+    ("unparsable_metricTimestamp", lambda: F.col(PARSED_TS_COL).isNull()),
+    ("missing_currentMileage", lambda: F.col(MILEAGE_COL).isNull()),
+    ("invalid_currentMileage", lambda: ~_finite(_as_double(MILEAGE_COL))),
+    ("negative_currentMileage", lambda: _as_double(MILEAGE_COL) < 0),
+)
+REJECT_REASONS = tuple(reason for reason, _ in REJECT_RULES)
 
 
 def with_reject_reason(df: DataFrame, source_timezone: str) -> DataFrame:
     """Adds `reject_reason`: the first contract rule a row breaks, or null for a good row,
     and `_event_ts`, the parsed UTC event time (parsed once, reused by later steps)."""
-    require_columns(df, (KEY_COL, EVENT_TS_COL, MILEAGE_COL), "bronze batch")
-    df = df.withColumn(PARSED_TS_COL, _event_time(df, source_timezone))
-    chassis = trim_text(F.col(KEY_COL))
-    raw_ts = trim_text(F.col(EVENT_TS_COL))
-    mileage = F.expr(f"try_cast(`{MILEAGE_COL}` AS DOUBLE)")
-    reason = (
-        F.when(chassis.isNull() | (chassis == ""), "blank_carChassis")
-        .when(raw_ts.isNull() | (raw_ts == ""), "missing_metricTimestamp")
-        .when(F.col(PARSED_TS_COL).isNull(), "unparsable_metricTimestamp")
-        .when(F.col(MILEAGE_COL).isNull(), "missing_currentMileage")
-        .when(
-            mileage.isNull() | F.isnan(mileage) | (F.abs(mileage) == float("inf")),
-            "invalid_currentMileage",
-        )
-        .when(mileage < 0, "negative_currentMileage")
-    )
+    df = df.withColumn(PARSED_TS_COL, parse_timestamp(F.col(EVENT_TS_COL), source_timezone))
+    reason = F.lit(None).cast("string")
+    for name, broken in reversed(REJECT_RULES):
+        reason = F.when(broken(), F.lit(name)).otherwise(reason)
     return df.withColumn(REJECT_REASON_COL, reason)
 
 
@@ -324,20 +318,12 @@ def cleanse(df: DataFrame) -> DataFrame:
 
 
 def type_columns(df: DataFrame, source_timezone: str) -> DataFrame:
-    """Event and trip times to UTC timestamps, validUntil to date, mileage to double.
-
-    Columns that already have their type are left alone, so existing silver passes unchanged.
-    """
-    for name in (EVENT_TS_COL, TRIP_TS_COL):
-        if name in df.columns and isinstance(df.schema[name].dataType, T.StringType):
-            df = df.withColumn(name, parse_timestamp(F.col(name), source_timezone))
-    if VALID_UNTIL_COL in df.columns and not isinstance(
-        df.schema[VALID_UNTIL_COL].dataType, T.DateType
-    ):
+    """Trip start time to a UTC timestamp, validUntil to a date (null when unparsable)."""
+    if TRIP_TS_COL in df.columns:
+        df = df.withColumn(TRIP_TS_COL, parse_timestamp(F.col(TRIP_TS_COL), source_timezone))
+    if VALID_UNTIL_COL in df.columns:
         parsed = F.try_to_timestamp(trim_text(F.col(VALID_UNTIL_COL)), F.lit("yyyy-MM-dd"))
         df = df.withColumn(VALID_UNTIL_COL, parsed.cast("date"))
-    if MILEAGE_COL in df.columns and not isinstance(df.schema[MILEAGE_COL].dataType, T.DoubleType):
-        df = df.withColumn(MILEAGE_COL, F.expr(f"try_cast(`{MILEAGE_COL}` AS DOUBLE)"))
     return df
 
 
@@ -378,35 +364,43 @@ def transform_accepted(df: DataFrame, source_timezone: str) -> DataFrame:
     """Good rows of a flattened batch -> silver rows (without dedup)."""
     return (
         df.transform(cleanse)
-        .transform(lambda d: type_columns(d, source_timezone))
+        .transform(type_columns, source_timezone)
         .transform(enrich)
         .transform(add_partition_columns)
     )
 
 
-def _fingerprint(df: DataFrame) -> Column:
-    """A hash of the whole row (map columns excepted): the last, total tie-break."""
-    hashable = sorted(f.name for f in df.schema.fields if not isinstance(f.dataType, T.MapType))
-    return F.xxhash64(*[_col(name) for name in hashable])
+def _orderable(dtype: T.DataType) -> bool:
+    if isinstance(dtype, T.MapType):
+        return False
+    if isinstance(dtype, T.ArrayType):
+        return _orderable(dtype.elementType)
+    if isinstance(dtype, T.StructType):
+        return all(_orderable(f.dataType) for f in dtype.fields)
+    return True
 
 
 def rank_rows(df: DataFrame) -> DataFrame:
-    """Adds `_rank`: 1 for the row to keep per car and day, in a fully deterministic order."""
-    require_columns(df, (KEY_COL, *PARTITION_COLS, MILEAGE_COL, EVENT_TS_COL), "silver rows")
+    """Adds `_rank`: 1 for the row to keep per car and day, in a fully deterministic order.
+
+    Highest mileage, then latest event time, latest ingestion time, greatest source file; rows
+    equal in all of these are ordered by the values of every other column (names in sorted
+    order, greatest first, map columns excepted as Spark cannot order them), so only rows that
+    are identical but for their maps can tie, and then either is the same silver row.
+    """
     df = ensure_columns(df, LINEAGE_COLUMNS)
+    leading = (MILEAGE_COL, EVENT_TS_COL, INGESTION_TS_COL, SOURCE_FILE_COL)
+    rest = sorted(
+        f.name
+        for f in df.schema.fields
+        if f.name not in leading
+        and f.name not in (KEY_COL, *PARTITION_COLS)
+        and _orderable(f.dataType)
+    )
     order = Window.partitionBy(KEY_COL, *PARTITION_COLS).orderBy(
-        F.col(MILEAGE_COL).desc_nulls_last(),
-        F.col(EVENT_TS_COL).desc_nulls_last(),
-        F.col(INGESTION_TS_COL).desc_nulls_last(),
-        F.col(SOURCE_FILE_COL).desc_nulls_last(),
-        _fingerprint(df).desc(),
+        *[_col(name).desc_nulls_last() for name in (*leading, *rest)]
     )
     return df.withColumn("_rank", F.row_number().over(order))
-
-
-def dedup(df: DataFrame) -> DataFrame:
-    """One row per (carChassis, event_year, event_month, event_day)."""
-    return rank_rows(df).where(F.col("_rank") == 1).drop("_rank")
 
 
 def union_by_name(left: DataFrame | None, right: DataFrame) -> DataFrame:
@@ -619,8 +613,8 @@ def run(spark: SparkSession, config: JobConfig, source: BronzeSource | None = No
 
     batch = (
         flatten(raw.drop(*BRONZE_PARTITION_COLS))
-        .transform(lambda d: ensure_columns(d, REQUIRED_BRONZE_COLUMNS))
-        .transform(lambda d: with_reject_reason(d, config.source_timezone))
+        .transform(ensure_columns, REQUIRED_BRONZE_COLUMNS)
+        .transform(with_reject_reason, config.source_timezone)
         .persist()
     )
     # One pass over the cached batch for the counts and the partitions it touches.
@@ -641,18 +635,19 @@ def run(spark: SparkSession, config: JobConfig, source: BronzeSource | None = No
     summary["rows_accepted"] = stats["records"] - sum(summary["rows_rejected"].values())
     watch.lap("validate")
 
-    ranked = _consolidate_silver(
-        spark, config, batch, _sorted_parts(stats["silver_parts"]), summary
-    )
+    ranked = consolidate_silver(spark, config, batch, _sorted_parts(stats["silver_parts"]))
     watch.lap("consolidate_silver")
     if ranked is not None:
+        summary.update(dedup_counts(ranked))
         keep = ranked.where(F.col("_rank") == 1).drop("_rank")
         write_partitions(keep, config.silver_path, PARTITION_COLS, KEY_COL)
         ranked.unpersist()
     watch.lap("write_silver")
 
     if summary["rows_rejected"]:
-        _write_quarantine(spark, config, batch, _sorted_parts(stats["quarantine_parts"]), summary)
+        touched = _sorted_parts(stats["quarantine_parts"])
+        write_quarantine(spark, config, batch, touched)
+        summary["quarantine_partitions_written"] = ["-".join(map(str, p)) for p in touched]
     watch.lap("write_quarantine")
     batch.unpersist()
 
@@ -667,50 +662,48 @@ def _sorted_parts(rows: list) -> list[tuple[str, ...]]:
     return sorted((tuple(r) for r in rows), key=lambda t: tuple(str(v) for v in t))
 
 
-def _consolidate_silver(
-    spark: SparkSession,
-    config: JobConfig,
-    batch: DataFrame,
-    touched: list[tuple[str, ...]],
-    summary: dict,
+def consolidate_silver(
+    spark: SparkSession, config: JobConfig, batch: DataFrame, touched: list[tuple[str, ...]]
 ) -> DataFrame | None:
-    """Batch rows + existing rows of the touched partitions, ranked (`_rank` 1 = keep).
+    """Batch rows + existing rows of the touched partitions, ranked (`_rank` 1 = keep), cached.
 
-    The result is cached and counted before anything is written, so every read of the
-    partitions about to be replaced has finished when the overwrite starts.
+    None when there is nothing to write (no accepted row, and no full refresh).
     """
+    if not touched and not config.full_refresh:
+        return None
     good = batch.where(F.col(REJECT_REASON_COL).isNull())
     accepted = transform_accepted(
         good.withColumn(EVENT_TS_COL, F.col(PARSED_TS_COL)).drop(REJECT_REASON_COL, PARSED_TS_COL),
         config.source_timezone,
     )
-    if not touched and not config.full_refresh:
-        return None
     existing = read_partitions(
         spark, config.silver_path, PARTITION_COLS, None if config.full_refresh else touched
     )
-    if existing is not None:
-        existing = type_columns(existing, config.source_timezone)
     if not touched and existing is None:
         return None
-    ranked = rank_rows(union_by_name(existing, accepted) if touched else existing).persist()
+    return rank_rows(union_by_name(existing, accepted) if touched else existing).persist()
+
+
+def dedup_counts(ranked: DataFrame) -> dict:
+    """Rows before and after dedup and the partitions they fill, in one pass over `ranked`.
+
+    Counting also materialises the cache, so every read of the partitions about to be replaced
+    has finished before the overwrite starts.
+    """
     counts = ranked.agg(
         F.count(F.lit(1)).alias("before"),
         F.sum((F.col("_rank") == 1).cast("long")).alias("after"),
         F.collect_set(F.concat_ws("-", *PARTITION_COLS)).alias("parts"),
     ).first()
-    summary["rows_before_dedup"] = counts["before"]
-    summary["rows_after_dedup"] = counts["after"]
-    summary["partitions_written"] = sorted(counts["parts"])
-    return ranked
+    return {
+        "rows_before_dedup": counts["before"],
+        "rows_after_dedup": counts["after"],
+        "partitions_written": sorted(counts["parts"]),
+    }
 
 
-def _write_quarantine(
-    spark: SparkSession,
-    config: JobConfig,
-    batch: DataFrame,
-    touched: list[tuple[str, ...]],
-    summary: dict,
+def write_quarantine(
+    spark: SparkSession, config: JobConfig, batch: DataFrame, touched: list[tuple[str, ...]]
 ) -> None:
     """Rejected rows, raw as read, with their reason; idempotent per bronze file.
 
@@ -732,7 +725,6 @@ def _write_quarantine(
     out.count()  # every read of the partitions being replaced ends before the overwrite
     write_partitions(out, config.quarantine_path, QUARANTINE_PARTITION_COLS, SOURCE_FILE_COL)
     out.unpersist()
-    summary["quarantine_partitions_written"] = ["-".join(map(str, p)) for p in touched]
 
 
 # --- Entry point --------------------------------------------------------------------------------

@@ -51,12 +51,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from run_local_pipeline import load_module  # scripts/ is on sys.path when run as a script
+import generate_telemetry
+import local_runtime
+import silver_consolidation_job
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 JOB_FILE = REPO_ROOT / "glue_jobs" / "silver_consolidation_job.py"
-GENERATOR_FILE = REPO_ROOT / "scripts" / "generate_telemetry.py"
-HANDLER_FILE = REPO_ROOT / "lambdas" / "ingestion" / "handler.py"
 
 LATEST_DAY = dt.date(2025, 10, 29)
 BATCH_ARRIVAL = dt.datetime(2025, 10, 29, 22, 30, tzinfo=dt.UTC)  # the hourly batch's event time
@@ -84,7 +84,7 @@ DUCKDB_THREADS = 2
 
 
 def load_job() -> Any:
-    return load_module("silver_consolidation_job", JOB_FILE)
+    return silver_consolidation_job
 
 
 # --- /proc helpers ------------------------------------------------------------------------------
@@ -462,8 +462,8 @@ def _run_child(kind: str, spec: dict) -> dict:
 
 def build_batch(work: Path, cars: int, batch_records: int, progress: Progress) -> dict:
     """Landing JSON for the latest day -> bronze Parquet through the Lambda's code path."""
-    generator = load_module("generate_telemetry", GENERATOR_FILE)
-    handler = load_module("ingestion_handler", HANDLER_FILE)
+    generator = generate_telemetry
+    handler = local_runtime
     readings = batch_records // cars
     t0 = time.perf_counter()
     landing = generator.generate(

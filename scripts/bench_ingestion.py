@@ -18,7 +18,6 @@ Writes ``<out>/ingestion.md`` and ``<out>/ingestion.json`` and prints the table.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import platform
@@ -32,7 +31,6 @@ import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-HANDLER = REPO_ROOT / "lambdas" / "ingestion" / "handler.py"
 
 SEED = 20251029
 WARM_RUNS = 25
@@ -141,14 +139,13 @@ def write_landing(path: Path, layout: str, records: int, seed: int = SEED) -> No
 def child(landing: Path, bronze: Path, runs: int) -> None:
     """Runs in the fresh subprocess: import, convert ``runs`` times, report JSON on stdout."""
     started = time.perf_counter()
-    spec = importlib.util.spec_from_file_location("ingestion_handler", HANDLER)
-    handler = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(handler)
+    import local_runtime  # the Lambda's code and its local stand-ins, by module name
+
     import_s = time.perf_counter() - started
     times, cpu_times, outcome = [], [], None
     for _ in range(runs):
         t0, c0 = time.perf_counter(), time.process_time()
-        outcome = handler.convert_local_file(landing, bronze)
+        outcome = local_runtime.convert_local_file(landing, bronze)
         times.append(time.perf_counter() - t0)
         cpu_times.append(time.process_time() - c0)
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux

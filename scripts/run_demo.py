@@ -19,6 +19,7 @@ from pathlib import Path
 
 import duckdb
 import generate_telemetry
+import local_runtime
 import run_local_pipeline as pipeline
 import validate_silver_athena as check
 
@@ -92,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     make_landing(landing)
 
     print(f"== 1st run: landing files in {landing} -> bronze -> silver")
-    spark = pipeline.local_spark()
+    spark = local_runtime.spark_session("car-telemetry-demo")
     first = pipeline.run_pipeline(landing, args.lake, spark=spark)
     print(pipeline.format_summary(first))
 

@@ -15,7 +15,6 @@ A rerun with nothing new changes no silver file. Exit 0 on success, 1 when the j
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import logging
 import os
@@ -23,25 +22,13 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-JOB_SCRIPT = REPO_ROOT / "glue_jobs" / "silver_consolidation_job.py"
-LAMBDA_HANDLER = REPO_ROOT / "lambdas" / "ingestion" / "handler.py"
+import local_runtime
+import silver_consolidation_job as job
+
 LANDING_LEDGER = "landing_ingested.json"
 
 logger = logging.getLogger("run_local_pipeline")
-
-
-def load_module(name: str, path: Path) -> ModuleType:
-    """Imports a deployable file by path (the Glue script and the Lambda are not packages)."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 @dataclass(frozen=True)
@@ -96,7 +83,6 @@ def landing_files(landing: Path) -> dict[str, int]:
 
 def ingest(landing: Path, lake: LakeLayout) -> dict[str, list[str]]:
     """Converts new or changed landing files, as S3 would notify them, and records them."""
-    handler = load_module("ingestion_handler", LAMBDA_HANDLER)
     ledger_file = lake.state / LANDING_LEDGER
     seen = json.loads(ledger_file.read_text()) if ledger_file.exists() else {}
     current = landing_files(landing)
@@ -104,7 +90,7 @@ def ingest(landing: Path, lake: LakeLayout) -> dict[str, list[str]]:
     for rel, mtime in current.items():
         if seen.get(rel) == mtime:
             continue
-        outcome = handler.convert_local_file(landing / rel, lake.bronze, landing_root=landing)
+        outcome = local_runtime.convert_local_file(landing / rel, lake.bronze, landing_root=landing)
         outcomes[outcome["status"]].append(rel)
         seen[rel] = mtime
     lake.state.mkdir(parents=True, exist_ok=True)
@@ -114,29 +100,7 @@ def ingest(landing: Path, lake: LakeLayout) -> dict[str, list[str]]:
     return outcomes
 
 
-def local_spark():
-    """A local SparkSession configured like the job needs it (UI off, few partitions)."""
-    job = load_module("silver_consolidation_job", JOB_SCRIPT)
-    job.ensure_java()
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # no warning about the host name
-    from pyspark.sql import SparkSession
-
-    spark = (
-        SparkSession.builder.master("local[*]")
-        .appName("car-telemetry-local")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.driver.memory", "2g")
-        .getOrCreate()
-    )
-    spark.sparkContext.setLogLevel("ERROR")
-    job.configure_session(spark)
-    return spark
-
-
 def consolidate(spark, lake: LakeLayout, full_refresh: bool) -> dict:
-    job = load_module("silver_consolidation_job", JOB_SCRIPT)
     config = job.JobConfig(
         bronze_path=str(lake.bronze_table),
         silver_path=str(lake.silver_table),
@@ -158,7 +122,7 @@ def run_pipeline(landing: Path, lake_root: Path, full_refresh: bool = False, spa
     check_dirs(landing, lake_root)
     lake = LakeLayout(lake_root)
     ingested = ingest(landing, lake)
-    spark = spark or local_spark()
+    spark = spark or local_runtime.spark_session("car-telemetry-local")
     job_summary = consolidate(spark, lake, full_refresh)
     return {
         "landing_files_ingested": len(ingested["processed"]),

@@ -4,16 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
 import time
-from pathlib import Path
 
+import local_runtime
 import pytest
-
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO_ROOT / "glue_jobs"))
-
-import silver_consolidation_job as job  # noqa: E402  (path set just above)
 
 # PySpark turns timestamps into Python datetimes in the process's local zone: make it UTC so
 # that collected values compare equal to the UTC datetimes the tests write.
@@ -23,28 +17,9 @@ time.tzset()
 
 @pytest.fixture(scope="session")
 def spark():
-    """local[2], UI off, 2 shuffle partitions, UTC, dynamic overwrite, no partition inference."""
-    job.ensure_java()
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # no warning about the host name
-    from pyspark.sql import SparkSession
-
-    builder = (
-        SparkSession.builder.master("local[2]")
-        .appName("car-telemetry-tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.default.parallelism", "2")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.sources.partitionOverwriteMode", "dynamic")
-        .config("spark.sql.sources.partitionColumnTypeInference.enabled", "false")
-        .config("spark.driver.memory", "2g")
-        # Short-lived test JVM: the C1 compiler alone warms up much faster (measured: a
-        # 3-test integration subset went from 91 s to 48 s).
-        .config("spark.driver.extraJavaOptions", "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC")
-    )
-    session = builder.getOrCreate()
-    session.sparkContext.setLogLevel("ERROR")
+    """The local runtime's session: local[2], UI off, 2 shuffle partitions, UTC, the job's
+    required settings (dynamic overwrite, no partition-type inference)."""
+    session = local_runtime.spark_session("car-telemetry-tests")
     yield session
     session.stop()
 

@@ -5,11 +5,10 @@ import hashlib
 import json
 import re
 
+import handler as ingestion
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
-from lambdas.ingestion import handler as ingestion
 
 UTC = dt.UTC
 EVENT_TIME = dt.datetime(2025, 11, 2, 8, 15, 42, 517000, tzinfo=UTC)

@@ -7,14 +7,14 @@ import json
 from pathlib import Path
 
 import boto3
+import handler as ingestion
+import local_runtime
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from botocore.exceptions import ClientError
 from bronze_factory import LINEAGE_FIELDS, METRICS, V1_FIELDS, V1_SCHEMA
 from moto import mock_aws
-
-from lambdas.ingestion import handler as ingestion
 
 TESTS = Path(__file__).resolve().parent
 EVENTS = TESTS / "events"
@@ -545,7 +545,7 @@ def test_local_entry_point_writes_the_same_object_as_the_handler(s3, lambda_cont
     local_file = landing_root / "landing" / "car_raw.json"
     local_file.write_bytes(landing_bytes("v1_car.json"))
 
-    outcome = ingestion.convert_local_file(
+    outcome = local_runtime.convert_local_file(
         local_file,
         tmp_path / "bronze",
         landing_root=landing_root,

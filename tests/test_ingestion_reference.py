@@ -8,11 +8,11 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import handler as ingestion
+import local_runtime
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
-from lambdas.ingestion import handler as ingestion
 
 REFERENCE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "reference"
 EVENT_TIME = dt.datetime(2025, 11, 6, 12, 0, tzinfo=dt.UTC)
@@ -27,7 +27,9 @@ def reference_files(folder: str) -> list[Path]:
 
 
 def convert(path: Path, bronze: Path) -> dict:
-    return ingestion.convert_local_file(path, bronze, landing_root=REFERENCE, event_time=EVENT_TIME)
+    return local_runtime.convert_local_file(
+        path, bronze, landing_root=REFERENCE, event_time=EVENT_TIME
+    )
 
 
 def has_type(value) -> bool:

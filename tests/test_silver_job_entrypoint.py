@@ -249,7 +249,7 @@ def test_local_command_runs_the_job_and_rejects_bad_usage(tmp_path):
 
 def test_importing_the_script_has_no_side_effects(tmp_path):
     probe = (
-        "import logging, sys; sys.path.insert(0, sys.argv[1]);"
+        "import logging;"
         "import silver_consolidation_job;"
         "from pyspark import SparkContext;"
         "assert SparkContext._active_spark_context is None, 'a SparkContext was started';"
@@ -257,7 +257,7 @@ def test_importing_the_script_has_no_side_effects(tmp_path):
         "print('clean')"
     )
     result = subprocess.run(
-        [sys.executable, "-c", probe, str(SCRIPT.parent)],
+        [sys.executable, "-c", probe],
         capture_output=True,
         text=True,
         cwd=tmp_path,

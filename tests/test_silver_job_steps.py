@@ -18,6 +18,11 @@ def rows(df, order_by=None):
     return sorted(out, key=lambda r: tuple(str(r[c]) for c in order_by)) if order_by else out
 
 
+def winners(df):
+    """The rows rank_rows keeps (rank 1), as run() keeps them."""
+    return job.rank_rows(df).where(F.col("_rank") == 1).drop("_rank")
+
+
 def ts(*args):
     return dt.datetime(*args)
 
@@ -92,7 +97,7 @@ def test_steps_accept_field_names_with_backticks_and_dots(spark):
             "metrics_metricTimestamp", F.lit(ts(2025, 1, 2)).cast("timestamp")
         )
     )
-    assert [r["odd_we`ird.name"] for r in job.dedup(ranked).collect()] == ["x"]
+    assert [r["odd_we`ird.name"] for r in winners(ranked).collect()] == ["x"]
 
 
 def test_flatten_refuses_two_paths_that_collide(spark):
@@ -267,42 +272,36 @@ def test_cleanse_trims_title_cases_manufacturer_lowers_color_and_blanks_to_null(
     ]
 
 
-def test_type_columns_parses_times_to_utc_and_valid_until_to_date(spark):
+def test_type_columns_parses_trip_time_to_utc_and_valid_until_to_date(spark):
     schema = T.StructType(
         [
-            T.StructField("metrics_metricTimestamp", T.StringType()),
             T.StructField("metrics_trip_tripStartTimestamp", T.StringType()),
             T.StructField("carInsurance_validUntil", T.StringType()),
             T.StructField("currentMileage", T.DoubleType()),
         ]
     )
     data = [
-        ("Wed, 29 Oct 2025 11:00:00", "Wed, 29 Oct 2025 09:57:35", "2026-10-29", 1.0),
-        ("2025-10-29T11:00:00Z", "garbage", "29/10/2026", 2.0),
+        ("Wed, 29 Oct 2025 09:57:35", "2026-10-29", 1.0),
+        ("garbage", "29/10/2026", 2.0),
     ]
     out = job.type_columns(spark.createDataFrame(data, schema), "UTC")
     assert [f.dataType for f in out.schema.fields] == [
-        T.TimestampType(),
         T.TimestampType(),
         T.DateType(),
         T.DoubleType(),
     ]
     assert rows(out) == [
         {
-            "metrics_metricTimestamp": ts(2025, 10, 29, 11),
             "metrics_trip_tripStartTimestamp": ts(2025, 10, 29, 9, 57, 35),
             "carInsurance_validUntil": dt.date(2026, 10, 29),
             "currentMileage": 1.0,
         },
         {
-            "metrics_metricTimestamp": ts(2025, 10, 29, 11),
             "metrics_trip_tripStartTimestamp": None,
             "carInsurance_validUntil": None,
             "currentMileage": 2.0,
         },
     ]
-    # Already-typed columns (existing silver) pass through unchanged.
-    assert rows(job.type_columns(out, "America/Sao_Paulo")) == rows(out)
 
 
 def test_enrich_rounds_ratios_and_gives_null_for_null_or_zero_divisors(spark):
@@ -371,7 +370,7 @@ def test_dedup_keeps_highest_mileage_per_car_and_day(spark):
         ("A", 100.0, T1, I1, "f4", "blue", "2025", "10", "30"),
         ("B", 7.0, T1, I1, "f1", "red", *DAY),
     ]
-    out = job.dedup(spark.createDataFrame(data, SILVER_MIN))
+    out = winners(spark.createDataFrame(data, SILVER_MIN))
     assert [tuple(r) for r in out.orderBy("carChassis", "event_day").collect()] == [
         ("A", 12000.0, T1, I1, "f3", "blue", *DAY),
         ("A", 100.0, T1, I1, "f4", "blue", "2025", "10", "30"),
@@ -395,16 +394,17 @@ def test_dedup_keeps_highest_mileage_per_car_and_day(spark):
 def test_dedup_breaks_ties_in_the_documented_order(spark, candidates, winner):
     for order in (candidates, candidates[::-1]):
         df = spark.createDataFrame([(*c, *DAY) for c in order], SILVER_MIN)
-        assert [r.color for r in job.dedup(df).collect()] == [winner]
+        assert [r.color for r in winners(df).collect()] == [winner]
 
 
-def test_dedup_full_tie_picks_the_same_row_whatever_the_input_order(spark):
+def test_dedup_full_tie_is_broken_by_the_other_columns_whatever_the_input_order(spark):
     base = [("A", 9.0, T2, I2, "f1", color, *DAY) for color in ("red", "green", "blue", "black")]
-    winners = {
-        job.dedup(spark.createDataFrame(order, SILVER_MIN).repartition(2)).first().color
+    winners_seen = {
+        winners(spark.createDataFrame(order, SILVER_MIN).repartition(2)).first().color
         for order in (base, base[::-1], base[1:] + base[:1], base[2:] + base[:2])
     }
-    assert len(winners) == 1
+    # Equal on every ordering column: the greatest value of the next column ("color") wins.
+    assert winners_seen == {"red"}
 
 
 def test_union_by_name_fills_columns_missing_on_either_side(spark):
@@ -415,12 +415,6 @@ def test_union_by_name_fills_columns_missing_on_either_side(spark):
         {"carChassis": "B", "old": None, "new": "n"},
     ]
     assert job.union_by_name(None, right) is right
-
-
-def test_rank_rows_names_missing_columns(spark):
-    df = spark.createDataFrame([("A",)], "carChassis string")
-    with pytest.raises(job.SchemaError, match=r"lacks column\(s\) \['event_year'"):
-        job.dedup(df)
 
 
 # --- configuration and safety --------------------------------------------------------------

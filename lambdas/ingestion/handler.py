@@ -42,17 +42,13 @@ Lambda's retries and failure destination take over; a bronze file is written wit
 Configuration (environment): ``BRONZE_BUCKET`` (required), ``BRONZE_PREFIX`` (``car_data``),
 ``QUARANTINE_PREFIX`` (``quarantine``), ``LOG_LEVEL`` (``INFO``).
 
-Locally, with no AWS account, the same ``process_object`` code path runs on files::
-
-    python lambdas/ingestion/handler.py LANDING_FILE... --bronze DIR [--landing-root DIR]
-
-or from Python: ``convert_local_file(landing_file, bronze_root)``.
+Locally, with no AWS account, the same ``process_object`` code path runs on folders: see
+``scripts/local_runtime.py`` (its ``LocalStore`` and ``convert_local_file``; not deployed).
 
 The module imports nothing from the repository and has no import-time side effects (no boto3
-client, no configuration read), so it can be loaded by path (``importlib.util``) as well.
+client, no configuration read).
 """
 
-import argparse
 import contextlib
 import dataclasses
 import datetime as dt
@@ -63,10 +59,9 @@ import logging
 import math
 import os
 import re
-import sys
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any, Protocol
 from urllib.parse import unquote_plus
 
@@ -77,7 +72,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_BRONZE_PREFIX = "car_data"
 DEFAULT_QUARANTINE_PREFIX = "quarantine"
-LOCAL_SOURCE_BUCKET = "local"
 PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
 
 TIMESTAMP_TYPE = pa.timestamp("us", tz="UTC")
@@ -890,42 +884,6 @@ class S3Store:
         self.client.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
 
 
-class LocalStore:
-    """Buckets mapped to directories; each put is atomic (temp file + rename)."""
-
-    def __init__(self, roots: Mapping[str, Path]) -> None:
-        self._roots = {bucket: Path(root) for bucket, root in roots.items()}
-
-    def path(self, bucket: str, key: str) -> Path:
-        parts = key.split("/")
-        if any(part in ("", ".", "..") for part in parts):
-            raise ValueError(f"key {key!r} cannot be mapped safely to a local path")
-        return self._roots[bucket].joinpath(*parts)
-
-    def get(self, bucket: str, key: str, *, if_match: str | None = None) -> bytes:
-        data = self.path(bucket, key).read_bytes()
-        # A local file's ETag is the MD5 of its content, as S3's for a single-part upload.
-        if (
-            if_match is not None
-            and if_match.strip('"') != hashlib.md5(data, usedforsecurity=False).hexdigest()
-        ):
-            raise SourceChanged(f"{self.path(bucket, key)} no longer has ETag {if_match}")
-        return data
-
-    def put(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
-        target = self.path(bucket, key)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        # A hidden temporary name (Spark and crawlers skip dot files), created with the umask's
-        # permissions, then renamed: readers see the whole file or none of it.
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        try:
-            tmp.write_bytes(body)
-            os.replace(tmp, target)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-
-
 # --------------------------------------------------------------------------------------------
 # Core: one landing object -> one bronze file or one quarantine entry
 # --------------------------------------------------------------------------------------------
@@ -1166,72 +1124,3 @@ def lambda_handler(event: Mapping[str, Any], context: Any) -> dict[str, Any]:
         )
     )
     return summary
-
-
-_LOCAL_BRONZE_BUCKET = "local-bronze"
-
-
-def convert_local_file(
-    landing_file: Path,
-    bronze_root: Path,
-    *,
-    bronze_prefix: str = DEFAULT_BRONZE_PREFIX,
-    quarantine_prefix: str = DEFAULT_QUARANTINE_PREFIX,
-    landing_root: Path | None = None,
-    source_bucket: str = LOCAL_SOURCE_BUCKET,
-    event_time: dt.datetime | None = None,
-) -> dict[str, Any]:
-    """Convert one local landing file into a local bronze tree, through ``process_object``.
-
-    Same layout as on S3 under ``bronze_root`` (``car_data/...`` and ``quarantine/...``). The
-    ETag is the MD5 of the content (as S3 computes it for a single-part upload), the event time
-    the file's mtime in UTC unless given, ``source_file`` the path relative to ``landing_root``
-    (default: the file's folder, i.e. the file name). Returns the outcome of ``process_object``
-    plus ``target_path`` (and ``error_path`` for a quarantine).
-    """
-    landing_file = Path(landing_file).resolve()
-    root = Path(landing_root).resolve() if landing_root is not None else landing_file.parent
-    if source_bucket == _LOCAL_BRONZE_BUCKET:
-        raise ValueError(f"source_bucket may not be {_LOCAL_BRONZE_BUCKET!r}")
-    if event_time is None:
-        event_time = dt.datetime.fromtimestamp(landing_file.stat().st_mtime, tz=dt.UTC)
-    store = LocalStore({source_bucket: root, _LOCAL_BRONZE_BUCKET: Path(bronze_root)})
-    source = SourceObject(
-        bucket=source_bucket,
-        key=landing_file.relative_to(root).as_posix(),
-        event_time=event_time,
-    )
-    config = Config(_LOCAL_BRONZE_BUCKET, bronze_prefix, quarantine_prefix)
-    outcome = process_object(store, source, config)
-    if "target_key" in outcome:
-        outcome["target_path"] = str(store.path(_LOCAL_BRONZE_BUCKET, outcome["target_key"]))
-    if "error_key" in outcome:
-        outcome["error_path"] = str(store.path(_LOCAL_BRONZE_BUCKET, outcome["error_key"]))
-    return outcome
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Convert local landing JSON files to bronze.")
-    parser.add_argument("landing_files", nargs="+", type=Path, metavar="LANDING_FILE")
-    parser.add_argument("--bronze", required=True, type=Path, help="local bronze root folder")
-    parser.add_argument("--landing-root", type=Path, help="source_file is relative to this")
-    parser.add_argument("--bronze-prefix", default=DEFAULT_BRONZE_PREFIX)
-    parser.add_argument("--quarantine-prefix", default=DEFAULT_QUARANTINE_PREFIX)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
-    outcomes = [
-        convert_local_file(
-            path,
-            args.bronze,
-            bronze_prefix=args.bronze_prefix,
-            quarantine_prefix=args.quarantine_prefix,
-            landing_root=args.landing_root,
-        )
-        for path in args.landing_files
-    ]
-    print(json.dumps(summarize(outcomes), indent=2, ensure_ascii=False))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,4 +1,4 @@
-"""The ingestion Lambda's local entry point: same code path, local landing and bronze folders."""
+"""The local runtime's Lambda stand-ins: the same `process_object` on local folders."""
 
 import datetime as dt
 import hashlib
@@ -8,27 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import handler as ingestion
+import local_runtime
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from lambdas.ingestion import handler as ingestion
-
 REPO = Path(__file__).resolve().parents[1]
-HANDLER = REPO / "lambdas" / "ingestion" / "handler.py"
+CLI = REPO / "scripts" / "local_runtime.py"
 LANDING_DATA = REPO / "tests" / "data" / "landing"
-BY_PATH_SCRIPT = """
-import importlib.util, json, sys
-from pathlib import Path
-
-handler, landing_file, bronze, landing_root = sys.argv[1:]
-spec = importlib.util.spec_from_file_location("ingestion_handler", handler)
-module = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(module)
-assert "boto3" not in sys.modules, "boto3 imported at import time"
-out = module.convert_local_file(Path(landing_file), Path(bronze), landing_root=Path(landing_root))
-print(json.dumps(out))
-"""
 MTIME = dt.datetime(2025, 11, 3, 21, 0, 3, 250000, tzinfo=dt.UTC)
 
 
@@ -49,7 +37,7 @@ def test_converts_into_the_bronze_layout_with_md5_etag_and_mtime(tmp_path):
     path = landing_copy(landing, "fleet/2025/v1_array.json", "v1_array.json")
     md5 = hashlib.md5(path.read_bytes()).hexdigest()
 
-    outcome = ingestion.convert_local_file(path, tmp_path / "bronze", landing_root=landing)
+    outcome = local_runtime.convert_local_file(path, tmp_path / "bronze", landing_root=landing)
 
     key = ingestion.bronze_key("fleet/2025/v1_array.json", md5, MTIME, source_bucket="local")
     assert key.startswith("car_data/ingest_year=2025/ingest_month=11/ingest_day=03/v1_array-")
@@ -84,7 +72,7 @@ def test_converts_into_the_bronze_layout_with_md5_etag_and_mtime(tmp_path):
 def test_source_file_defaults_to_the_file_name(tmp_path):
     path = landing_copy(tmp_path / "in", "deep/dir/v1_car.json", "v1_car.json")
 
-    outcome = ingestion.convert_local_file(path, tmp_path / "bronze")
+    outcome = local_runtime.convert_local_file(path, tmp_path / "bronze")
 
     assert outcome["source_key"] == "v1_car.json"
 
@@ -93,7 +81,7 @@ def test_bad_content_is_quarantined_locally_with_its_sidecar(tmp_path):
     landing = tmp_path / "landing"
     path = landing_copy(landing, "cars/malformed.json", "malformed.json")
 
-    outcome = ingestion.convert_local_file(
+    outcome = local_runtime.convert_local_file(
         path, tmp_path / "bronze", landing_root=landing, quarantine_prefix="rejected"
     )
 
@@ -131,7 +119,7 @@ def test_non_json_files_are_skipped_without_output(tmp_path):
     path = tmp_path / "notes.txt"
     path.write_text("not telemetry")
 
-    outcome = ingestion.convert_local_file(path, tmp_path / "bronze")
+    outcome = local_runtime.convert_local_file(path, tmp_path / "bronze")
 
     assert outcome == {
         "status": "skipped",
@@ -143,7 +131,7 @@ def test_non_json_files_are_skipped_without_output(tmp_path):
 
 
 def test_local_store_refuses_keys_that_escape_its_root(tmp_path):
-    store = ingestion.LocalStore({"b": tmp_path})
+    store = local_runtime.LocalStore({"b": tmp_path})
 
     for key in ("../outside.json", "a//b.json", "/abs.json", "a/./b.json"):
         with pytest.raises(ValueError, match="cannot be mapped safely"):
@@ -151,24 +139,17 @@ def test_local_store_refuses_keys_that_escape_its_root(tmp_path):
     assert files_under(tmp_path) == []
 
 
-def test_cli_and_path_import_give_the_same_bytes_in_fresh_processes(tmp_path):
+def test_cli_gives_the_same_bytes_in_a_fresh_process(tmp_path):
     landing = tmp_path / "landing"
     car = landing_copy(landing, "a/v1_car.json", "v1_car.json")
     bad = landing_copy(landing, "a/empty.json", "empty.json")
-    in_process = ingestion.convert_local_file(car, tmp_path / "in_process", landing_root=landing)
+    in_process = local_runtime.convert_local_file(
+        car, tmp_path / "in_process", landing_root=landing
+    )
 
     cli = subprocess.run(
-        [sys.executable, str(HANDLER), str(car), str(bad), "--bronze", str(tmp_path / "cli")]
+        [sys.executable, str(CLI), str(car), str(bad), "--bronze", str(tmp_path / "cli")]
         + ["--landing-root", str(landing)],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=tmp_path,
-    )
-    # how the end-to-end runner loads it: by path, not registered in sys.modules
-    by_path = subprocess.run(
-        [sys.executable, "-c", BY_PATH_SCRIPT, str(HANDLER), str(car), str(tmp_path / "by_path")]
-        + [str(landing)],
         capture_output=True,
         text=True,
         check=True,
@@ -180,10 +161,20 @@ def test_cli_and_path_import_give_the_same_bytes_in_fresh_processes(tmp_path):
     assert [(q["source_key"], q["reason"]) for q in summary["quarantined"]] == [
         ("a/empty.json", "empty file (0 bytes)")
     ]
-    assert json.loads(by_path.stdout)["target_key"] == in_process["target_key"]
     expected = Path(in_process["target_path"]).read_bytes()
-    for root in ("cli", "by_path"):
-        assert (tmp_path / root / in_process["target_key"]).read_bytes() == expected
+    assert (tmp_path / "cli" / in_process["target_key"]).read_bytes() == expected
+
+
+def test_importing_the_handler_by_module_name_creates_no_client(tmp_path):
+    probe = (
+        "import sys, handler; assert 'boto3' not in sys.modules, 'boto3 imported'; print('clean')"
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path
+    )
+
+    assert (result.returncode, result.stdout.strip()) == (0, "clean"), result.stderr
 
 
 def test_deeply_nested_file_is_quarantined_not_an_abort_of_the_run(tmp_path):
@@ -194,7 +185,7 @@ def test_deeply_nested_file_is_quarantined_not_an_abort_of_the_run(tmp_path):
     car = landing_copy(landing, "v1_car.json", "v1_car.json")
 
     outcomes = [
-        ingestion.convert_local_file(path, tmp_path / "bronze", landing_root=landing)
+        local_runtime.convert_local_file(path, tmp_path / "bronze", landing_root=landing)
         for path in (deep, car)
     ]
 
@@ -205,7 +196,7 @@ def test_deeply_nested_file_is_quarantined_not_an_abort_of_the_run(tmp_path):
 
 def test_local_store_checks_if_match_against_the_md5_of_the_file(tmp_path):
     (tmp_path / "car.json").write_bytes(b'{"a": 1}')
-    store = ingestion.LocalStore({"b": tmp_path})
+    store = local_runtime.LocalStore({"b": tmp_path})
     md5 = hashlib.md5(b'{"a": 1}').hexdigest()
 
     assert store.get("b", "car.json", if_match=f'"{md5}"') == b'{"a": 1}'
@@ -217,7 +208,7 @@ def test_local_store_checks_if_match_against_the_md5_of_the_file(tmp_path):
 def test_an_event_whose_upload_was_replaced_leaves_a_superseded_record(tmp_path):
     landing = tmp_path / "landing"
     landing_copy(landing, "cars/car.json", "v1_car.json")
-    store = ingestion.LocalStore({"landing": landing, "bronze": tmp_path / "bronze"})
+    store = local_runtime.LocalStore({"landing": landing, "bronze": tmp_path / "bronze"})
     stale = ingestion.SourceObject("landing", "cars/car.json", MTIME, etag="0" * 32)
 
     outcome = ingestion.process_object(store, stale, ingestion.Config("bronze"))

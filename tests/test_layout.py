@@ -1,0 +1,45 @@
+"""One import path: every deployable and script is one module, loaded once, by its name."""
+
+import importlib
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SOURCE_DIRS = ("glue_jobs", "lambdas", "scripts", "tests")
+MODULES = {
+    "silver_consolidation_job": REPO / "glue_jobs" / "silver_consolidation_job.py",
+    "handler": REPO / "lambdas" / "ingestion" / "handler.py",
+    "local_runtime": REPO / "scripts" / "local_runtime.py",
+    "run_local_pipeline": REPO / "scripts" / "run_local_pipeline.py",
+}
+
+
+@pytest.mark.parametrize("name", sorted(MODULES))
+def test_importing_a_module_twice_by_name_gives_the_same_object(name):
+    first = importlib.import_module(name)
+    second = importlib.import_module(name)
+
+    assert first is second
+    assert Path(first.__file__).resolve() == MODULES[name]
+
+
+def test_no_file_of_the_repository_is_loaded_as_two_modules():
+    for name in MODULES:
+        importlib.import_module(name)
+    by_file: dict[Path, list[str]] = {}
+    for module_name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None)
+        if path and any(Path(path).resolve().is_relative_to(REPO / d) for d in SOURCE_DIRS):
+            by_file.setdefault(Path(path).resolve(), []).append(module_name)
+
+    assert {f: names for f, names in by_file.items() if len(names) > 1} == {}
+
+
+def test_the_local_runtime_shares_the_lambdas_exceptions():
+    import handler
+    import local_runtime
+
+    assert local_runtime.handler is handler
+    assert local_runtime.job is importlib.import_module("silver_consolidation_job")
