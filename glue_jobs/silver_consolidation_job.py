@@ -27,11 +27,16 @@ importing it has no side effects.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import datetime as dt
+import fcntl
 import json
 import logging
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -45,6 +50,9 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 logger = logging.getLogger("silver_consolidation")
+# The run summary: one line of pure JSON per run (main() sends it to stdout, bare, so that
+# CloudWatch metric filters can read its fields).
+summary_logger = logging.getLogger("silver_consolidation.summary")
 
 # --- Arguments: the contract with Terraform's default_arguments ------------------------------
 GLUE_REQUIRED_ARGS = ("JOB_NAME", "bronze_path", "silver_path", "quarantine_path")
@@ -118,6 +126,7 @@ class JobConfig:
     source_timezone: str = "UTC"
     state_path: str | None = None
     job_name: str = DEFAULT_JOB_NAME
+    run_id: str | None = None  # Glue's JOB_RUN_ID; locally a new one per run
 
     @classmethod
     def from_args(cls, args: dict[str, str | None]) -> JobConfig:
@@ -134,6 +143,7 @@ class JobConfig:
         for name in ("bronze_path", "silver_path", "quarantine_path"):
             if not (args.get(name) or "").strip():
                 raise ValueError(f"--{name} must not be empty")
+        commit_root(args["silver_path"])  # raises for a path with no table folder
         return cls(
             bronze_path=_strip_slash(args["bronze_path"]),
             silver_path=_strip_slash(args["silver_path"]),
@@ -142,6 +152,7 @@ class JobConfig:
             source_timezone=tz,
             state_path=args.get("state_path"),
             job_name=args.get("JOB_NAME") or DEFAULT_JOB_NAME,
+            run_id=args.get("JOB_RUN_ID"),
         )
 
 
@@ -408,15 +419,76 @@ def union_by_name(left: DataFrame | None, right: DataFrame) -> DataFrame:
     return right if left is None else left.unionByName(right, allowMissingColumns=True)
 
 
-# --- I/O ----------------------------------------------------------------------------------------
-def path_exists(spark: SparkSession, path: str) -> bool:
-    """Asks Hadoop's file system, so it works for s3:// on Glue and file paths locally."""
-    jpath = spark._jvm.org.apache.hadoop.fs.Path(path)
-    return bool(jpath.getFileSystem(spark._jsc.hadoopConfiguration()).exists(jpath))
+# --- Files: Hadoop's FileSystem, so the same calls work on s3:// (Glue) and local paths ----------
+class Files:
+    """The few file operations the commit protocol needs, through Hadoop's FileSystem API.
+
+    Local paths use the raw local file system (no `.crc` side files). Nothing here relies on a
+    rename or a directory operation being atomic: S3 has neither.
+    """
+
+    def __init__(self, spark: SparkSession) -> None:
+        self._jvm = spark._jvm
+        self._conf = spark._jsc.hadoopConfiguration()
+        self._checksummed = self._jvm.java.lang.Class.forName(
+            "org.apache.hadoop.fs.ChecksumFileSystem"
+        )
+
+    def _resolve(self, path: str):
+        jpath = self._jvm.org.apache.hadoop.fs.Path(path)
+        fs = jpath.getFileSystem(self._conf)
+        return (fs.getRawFileSystem() if self._checksummed.isInstance(fs) else fs), jpath
+
+    def exists(self, path: str) -> bool:
+        fs, jpath = self._resolve(path)
+        return bool(fs.exists(jpath))
+
+    def _children(self, path: str) -> list:
+        fs, jpath = self._resolve(path)
+        return list(fs.listStatus(jpath)) if fs.exists(jpath) else []
+
+    def list_files(self, path: str) -> list[str]:
+        """Names of the files directly in a folder (hidden ones included); [] if it is absent."""
+        return sorted(s.getPath().getName() for s in self._children(path) if s.isFile())
+
+    def list_dirs(self, path: str) -> list[str]:
+        return sorted(s.getPath().getName() for s in self._children(path) if s.isDirectory())
+
+    def read_text(self, path: str) -> str:
+        fs, jpath = self._resolve(path)
+        stream = fs.open(jpath)
+        try:
+            return bytes(self._jvm.org.apache.commons.io.IOUtils.toByteArray(stream)).decode()
+        finally:
+            stream.close()
+
+    def write_text(self, path: str, text: str) -> None:
+        """One PUT on S3 (the object appears whole when the stream closes)."""
+        fs, jpath = self._resolve(path)
+        stream = fs.create(jpath, True)
+        try:
+            stream.write(bytearray(text.encode()))
+        finally:
+            stream.close()
+
+    def copy(self, source: str, target: str) -> None:
+        src_fs, src = self._resolve(source)
+        dst_fs, dst = self._resolve(target)
+        util = self._jvm.org.apache.hadoop.fs.FileUtil
+        if not util.copy(src_fs, src, dst_fs, dst, False, True, self._conf):
+            raise OSError(f"could not copy {source} to {target}")
+
+    def delete(self, path: str, recursive: bool = False) -> None:
+        fs, jpath = self._resolve(path)
+        fs.delete(jpath, recursive)
 
 
 def partition_path(table_path: str, names: tuple[str, ...], values: tuple[str, ...]) -> str:
-    return table_path + "/" + "/".join(f"{n}={v}" for n, v in zip(names, values, strict=True))
+    return table_path + "/" + partition_dir(names, values)
+
+
+def partition_dir(names: tuple[str, ...], values: tuple[str, ...]) -> str:
+    return "/".join(f"{n}={v}" for n, v in zip(names, values, strict=True))
 
 
 def read_partitions(
@@ -429,52 +501,216 @@ def read_partitions(
 
     Partition columns come back as strings: the session has type inference off.
     """
+    files = Files(spark)
     if values is None:
-        paths = [table_path] if path_exists(spark, table_path) else []
+        paths = [table_path] if files.exists(table_path) else []
     else:
         paths = [partition_path(table_path, names, v) for v in values]
-        paths = [p for p in paths if path_exists(spark, p)]
+        paths = [p for p in paths if files.exists(p)]
     if not paths:
         return None
     return spark.read.option("basePath", table_path).option("mergeSchema", "true").parquet(*paths)
 
 
-def write_partitions(df: DataFrame, table_path: str, names: tuple[str, ...], sort_col: str) -> None:
-    """Dynamic partition overwrite, one file per partition, rows in a stable order."""
+def write_staged(df: DataFrame, staged_path: str, names: tuple[str, ...], sort_col: str) -> None:
+    """Writes a run's partitions into its own, new staging folder: one file per partition,
+    rows in a stable order. Spark never writes into the table itself."""
     (
         df.repartition(*names)
         .sortWithinPartitions(*names, sort_col)
-        .write.mode("overwrite")
-        .option("partitionOverwriteMode", "dynamic")
+        .write.mode("errorifexists")
         .partitionBy(*names)
-        .parquet(table_path)
+        .parquet(staged_path)
     )
 
 
+# --- The commit protocol ------------------------------------------------------------------------
+# Fault injection for the tests: SILVER_JOB_FAULT=<point>[:<n>] kills the job's whole process
+# (SIGKILL, as a Glue timeout or a lost driver would) the n-th time (default: first) it reaches
+# <point>. Unset in production.
+FAULT_ENV = "SILVER_JOB_FAULT"
+FAULT_POINTS = (
+    "recovered",  # any unfinished commit of an earlier run was rolled forward
+    "staged_silver",  # the run's silver partitions are in its staging folder
+    "staged_quarantine",  # ... and its quarantine partitions
+    "manifest_written",  # the intent is durable
+    "partition_copied",  # a partition holds its staged files beside the old ones
+    "partition_replaced",  # ... and the old files are deleted
+    "applied",  # every partition of the intent is replaced
+    "marked_done",  # the done marker is written
+    "bookmark_committed",  # the bookmark has advanced
+    "manifest_deleted",  # clean-up has begun
+)
+_fault_hits: dict[str, int] = {}
+
+
+def fault_point(name: str) -> None:
+    spec = os.environ.get(FAULT_ENV)
+    if not spec:
+        return
+    point, _, nth = spec.partition(":")
+    if point != name:
+        return
+    _fault_hits[name] = _fault_hits.get(name, 0) + 1
+    if _fault_hits[name] == int(nth or 1):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        if os.getpgrp() == os.getpid():  # a process group of its own: take the JVM down too
+            os.killpg(os.getpgrp(), signal.SIGKILL)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def commit_root(silver_path: str) -> str:
+    """`<silver parent>/_commits/<table>`: beside the table, outside every crawled path."""
+    parent, _, table = silver_path.rstrip("/").rpartition("/")
+    if not table or parent.endswith(":/") or parent.endswith(":"):
+        raise ValueError(f"--silver_path must name a table folder, got {silver_path!r}")
+    return f"{parent}/_commits/{table}" if parent else f"_commits/{table}"
+
+
+@dataclass
+class Commit:
+    """One run's commit: stage, record the intent, replace, mark done, clean up.
+
+    Under `root` (see `commit_root`): `<run>/<table>/...` the staged partitions, `<run>.json`
+    the manifest (written last, in one PUT), `<run>.done` the marker that every partition of
+    the manifest has been replaced. Replacing a partition copies its staged files in, then
+    deletes every other file of the partition; replaying it gives the same partition, so a run
+    killed anywhere is finished by the next one (`recover`) before it reads anything.
+    """
+
+    files: Files
+    root: str
+    run_id: str
+    tables: list[dict] = field(default_factory=list)
+
+    def staged(self, table: str) -> str:
+        return f"{self.root}/{self.run_id}/{table}"
+
+    def add_table(self, table: str, path: str, names: tuple[str, ...]) -> None:
+        """Records a staged table: each partition folder with the files Spark wrote there."""
+        staged = self.staged(table)
+        partitions = {}
+        for part in self._partition_dirs(staged, len(names)):
+            data = [f for f in self.files.list_files(f"{staged}/{part}") if _visible(f)]
+            partitions[part] = data
+        self.tables.append(
+            {"table": table, "path": path, "staged": staged, "partitions": partitions}
+        )
+
+    def _partition_dirs(self, path: str, depth: int) -> list[str]:
+        if depth == 0:
+            return [""]
+        found = []
+        for child in self.files.list_dirs(path):
+            if _visible(child):
+                found += [
+                    f"{child}/{rest}".rstrip("/")
+                    for rest in self._partition_dirs(f"{path}/{child}", depth - 1)
+                ]
+        return found
+
+    def write_manifest(self, bronze: dict) -> None:
+        manifest = {"version": 1, "run_id": self.run_id, "bronze": bronze, "tables": self.tables}
+        self.files.write_text(f"{self.root}/{self.run_id}.json", json.dumps(manifest) + "\n")
+        fault_point("manifest_written")
+
+    def finish(self) -> None:
+        """Replaces the partitions and writes the done marker."""
+        apply_manifest(self.files, self.tables)
+        self.files.write_text(f"{self.root}/{self.run_id}.done", "")
+        fault_point("marked_done")
+
+    def clean_up(self) -> None:
+        clean_up(self.files, self.root, self.run_id)
+
+
+def _visible(name: str) -> bool:
+    return not name.startswith(("_", "."))
+
+
+def apply_manifest(files: Files, tables: list[dict]) -> None:
+    """Copies each staged partition's files into the table, then deletes its other files."""
+    for table in tables:
+        for part, names in sorted(table["partitions"].items()):
+            target = f"{table['path']}/{part}"
+            for name in names:
+                files.copy(f"{table['staged']}/{part}/{name}", f"{target}/{name}")
+            fault_point("partition_copied")
+            keep = set(names)
+            for name in files.list_files(target):
+                if name not in keep:
+                    files.delete(f"{target}/{name}")
+            fault_point("partition_replaced")
+    fault_point("applied")
+
+
+def clean_up(files: Files, root: str, run_id: str) -> None:
+    """Manifest first: without it nothing is replayed, so the staging may go after it."""
+    files.delete(f"{root}/{run_id}.json")
+    fault_point("manifest_deleted")
+    files.delete(f"{root}/{run_id}.done")
+    files.delete(f"{root}/{run_id}", recursive=True)
+
+
+def recover(files: Files, root: str) -> dict | None:
+    """Rolls forward what an earlier, killed run left: an intent not marked done is replayed;
+    what has no intent (staging of a run killed before its manifest) is deleted.
+
+    Returns what was recovered (run id and partitions), or None.
+    """
+    recovered = None
+    names = files.list_files(root)
+    for name in [n for n in names if n.endswith(".json")]:
+        run_id = name[: -len(".json")]
+        try:
+            manifest = json.loads(files.read_text(f"{root}/{name}"))
+        except ValueError:  # a manifest torn by the kill (local disk only): nothing applied yet
+            manifest = None
+        if manifest is not None and f"{run_id}.done" not in names:
+            apply_manifest(files, manifest["tables"])
+            files.write_text(f"{root}/{run_id}.done", "")
+            recovered = {
+                "run_id": run_id,
+                "partitions": {t["table"]: sorted(t["partitions"]) for t in manifest["tables"]},
+            }
+        clean_up(files, root, run_id)
+    for name in files.list_files(root):  # done markers whose manifest is already gone
+        files.delete(f"{root}/{name}")
+    for name in files.list_dirs(root):  # staging of runs that never wrote a manifest
+        files.delete(f"{root}/{name}", recursive=True)
+    fault_point("recovered")
+    return recovered
+
+
+# --- Bronze and the bookmark --------------------------------------------------------------------
 def _local(path: str) -> Path:
     return Path(path[len("file://") :] if path.startswith("file://") else path)
 
 
 def list_parquet_files(root: str) -> dict[str, int]:
-    """Every visible *.parquet file under a local root, with its modification time (ns)."""
+    """Every visible *.parquet file under a local root (path relative to it) -> mtime (ns)."""
     base = _local(root)
     found: dict[str, int] = {}
     if not base.exists():
         return found
     for dirpath, dirnames, filenames in os.walk(base):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(("_", ".")))
+        dirnames[:] = sorted(d for d in dirnames if _visible(d))
         for name in sorted(filenames):
-            if name.endswith(".parquet") and not name.startswith(("_", ".")):
+            if name.endswith(".parquet") and _visible(name):
                 full = os.path.join(dirpath, name)
-                found[os.path.abspath(full)] = os.stat(full).st_mtime_ns
+                found[os.path.relpath(full, base)] = os.stat(full).st_mtime_ns
     return found
 
 
 class BronzeSource(Protocol):
     """Where new bronze comes from, and how its progress is recorded."""
 
-    def read(self, spark: SparkSession) -> tuple[DataFrame | None, int | None]:
-        """New bronze rows (None when there are none) and, if known, the number of files."""
+    def lock(self) -> contextlib.AbstractContextManager:
+        """Held for the whole run: one writer at a time."""
+
+    def read(self, spark: SparkSession) -> tuple[DataFrame | None, list[str] | None]:
+        """New bronze rows (None when there are none) and, if known, the files they come from."""
 
     def commit(self) -> None:
         """Records the batch as processed; called only after every write succeeded."""
@@ -493,13 +729,19 @@ def read_all_bronze(spark: SparkSession, bronze_path: str) -> DataFrame:
     )
 
 
+class ConcurrentRunError(RuntimeError):
+    """Another run of the job on the same table is live."""
+
+
 @dataclass
 class LocalBookmark:
     """Plays the Glue job bookmark on local files.
 
-    Like Glue's, it goes by each bronze file's path and modification time (a rewritten file is
-    new again). The state file lives outside the silver table and is replaced atomically, and
-    only when `commit()` is called after a successful write.
+    Like Glue's, it goes by each bronze file's path (relative to the bronze root, so a lake
+    moved or copied elsewhere is not re-read) and modification time (a rewritten file is new
+    again). The state file lives outside the silver table and is replaced atomically, and only
+    when `commit()` is called after a successful write. Beside it, a lock file that a live run
+    holds (an OS lock, released by the kernel when the process dies, however it dies).
     """
 
     bronze_path: str
@@ -510,28 +752,79 @@ class LocalBookmark:
     def load(self) -> dict[str, int]:
         if not self.state_file.exists():
             return {}
-        return json.loads(self.state_file.read_text(encoding="utf-8"))["files"]
+        state = json.loads(self.state_file.read_text(encoding="utf-8"))
+        if state.get("version", 1) == 1:  # absolute paths: keep those under today's root
+            root = str(_local(self.bronze_path).resolve())
+            return {
+                os.path.relpath(p, root): m
+                for p, m in state["files"].items()
+                if p.startswith(root + os.sep)
+            }
+        return state["files"]
 
-    def read(self, spark: SparkSession) -> tuple[DataFrame | None, int | None]:
+    @contextlib.contextmanager
+    def lock(self):
+        path = self.state_file.with_suffix(".lock")
+        created = [d for d in (path.parent, *path.parent.parents) if not d.exists()]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 (held for the run)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.seek(0)
+                holder = handle.read().strip() or "unknown"
+                handle.close()
+                raise ConcurrentRunError(
+                    f"another run of this job is live on {self.bronze_path} (lock {path} held"
+                    f" by {holder}); wait for it to end: runs must not interleave"
+                ) from None
+            if path.exists() and path.stat().st_ino == os.fstat(handle.fileno()).st_ino:
+                break
+            handle.close()  # its holder removed the file as we opened it: lock the new one
+        try:
+            handle.seek(0)
+            handle.truncate()
+            handle.write(json.dumps({"pid": os.getpid(), "since": _utc_now()}))
+            handle.flush()
+            yield
+        finally:
+            path.unlink(missing_ok=True)  # still locked: no one can take the old file now
+            handle.close()
+            for folder in created:  # a run that wrote nothing leaves no empty folders
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
+
+    def read(self, spark: SparkSession) -> tuple[DataFrame | None, list[str] | None]:
         seen = self.load()
         current = list_parquet_files(self.bronze_path)
         new = (
             current if self.full_refresh else {p: m for p, m in current.items() if seen.get(p) != m}
         )
         if not new:
-            return None, 0
+            return None, []
         self._pending = {**seen, **new}
-        return read_bronze_files(spark, sorted(new)), len(new)
+        root = _local(self.bronze_path)
+        return read_bronze_files(spark, [str(root / p) for p in sorted(new)]), sorted(new)
 
     def commit(self) -> None:
         if self._pending is None:
             return
         self.state_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.state_file.with_suffix(".tmp")
-        state = {"version": 1, "files": dict(sorted(self._pending.items()))}
+        state = {"version": 2, "files": dict(sorted(self._pending.items()))}
         tmp.write_text(json.dumps(state, indent=1), encoding="utf-8")
         os.replace(tmp, self.state_file)
         self._pending = None
+
+
+def new_run_id() -> str:
+    """A local run's id: UTC time and process id (Glue runs use their JOB_RUN_ID)."""
+    return f"local-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S%f}-{os.getpid()}"
+
+
+def _utc_now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def default_state_file(config: JobConfig) -> Path:
@@ -543,14 +836,20 @@ def default_state_file(config: JobConfig) -> Path:
 
 @dataclass
 class GlueBookmark:
-    """The bronze read on Glue: the only read with a transformation_ctx (job bookmarks)."""
+    """The bronze read on Glue: the only read with a transformation_ctx (job bookmarks).
+
+    One run at a time is Glue's `max_concurrent_runs = 1` (Terraform), so no lock here.
+    """
 
     glue_context: object
     job: object
     bronze_path: str
     full_refresh: bool = False
 
-    def read(self, spark: SparkSession) -> tuple[DataFrame | None, int | None]:
+    def lock(self) -> contextlib.AbstractContextManager:
+        return contextlib.nullcontext()
+
+    def read(self, spark: SparkSession) -> tuple[DataFrame | None, list[str] | None]:
         if self.full_refresh:
             # A full refresh ignores the bookmark: every bronze file, no transformation_ctx.
             df = read_all_bronze(spark, self.bronze_path)
@@ -563,7 +862,7 @@ class GlueBookmark:
             )
             df = dyf.toDF()
         if not df.columns or df.isEmpty():
-            return None, 0
+            return None, []
         return df, None
 
     def commit(self) -> None:
@@ -574,42 +873,71 @@ class GlueBookmark:
 class _Stopwatch:
     def __init__(self) -> None:
         self.seconds: dict[str, float] = {}
-        self._last = time.perf_counter()
+        self._start = self._last = time.perf_counter()
 
     def lap(self, stage: str) -> None:
         now = time.perf_counter()
         self.seconds[stage] = round(now - self._last, 3)
         self._last = now
 
+    def total(self) -> float:
+        return round(time.perf_counter() - self._start, 3)
+
 
 def run(spark: SparkSession, config: JobConfig, source: BronzeSource | None = None) -> dict:
-    """Processes one batch end to end and returns the run summary (also logged as JSON)."""
+    """Processes one batch end to end and returns the run summary (also logged as JSON).
+
+    Holds the source's lock for the whole run, finishes any commit an earlier run left
+    unfinished, then reads, consolidates, stages, commits and cleans up.
+    """
     require_safe_session(spark)
     if source is None:
         source = LocalBookmark(config.bronze_path, default_state_file(config), config.full_refresh)
+    if not config.run_id:
+        config = dataclasses.replace(config, run_id=new_run_id())
+    with source.lock():
+        summary = _run(spark, config, source)
+    summary_logger.info(json.dumps(summary, sort_keys=True))
+    return summary
+
+
+def _run(spark: SparkSession, config: JobConfig, source: BronzeSource) -> dict:
     watch = _Stopwatch()
+    files = Files(spark)
+    commit = Commit(files, commit_root(config.silver_path), config.run_id)
+    recovered = recover(files, commit.root)
+    watch.lap("recover")
     summary: dict = {
+        "event": "silver_run_summary",
         "job": config.job_name,
+        "run_id": config.run_id,
         "mode": "full_refresh" if config.full_refresh else "incremental",
+        "recovered_run": recovered["run_id"] if recovered else None,
+        "recovered_partitions": recovered["partitions"] if recovered else {},
         "bronze_files_read": 0,
         "bronze_records_read": 0,
         "rows_rejected": {},
+        "rows_rejected_total": 0,
         "rows_accepted": 0,
         "rows_before_dedup": 0,
         "rows_after_dedup": 0,
         "partitions_written": [],
+        "partitions_written_count": 0,
         "quarantine_partitions_written": [],
     }
-    raw, files = source.read(spark)
+    raw, bronze_files = source.read(spark)
     watch.lap("read_bronze")
     if raw is None and config.full_refresh:
         raw = spark.createDataFrame([], T.StructType([T.StructField(KEY_COL, T.StringType())]))
     if raw is None:
         source.commit()
         watch.lap("commit")
-        summary.update(status="no_new_data", seconds=watch.seconds)
-        logger.info(json.dumps(summary, sort_keys=True))
-        return summary
+        return {
+            **summary,
+            "status": "no_new_data",
+            "seconds": watch.seconds,
+            "run_seconds": watch.total(),
+        }
 
     batch = (
         flatten(raw.drop(*BRONZE_PARTITION_COLS))
@@ -617,45 +945,65 @@ def run(spark: SparkSession, config: JobConfig, source: BronzeSource | None = No
         .transform(with_reject_reason, config.source_timezone)
         .persist()
     )
-    # One pass over the cached batch for the counts and the partitions it touches.
+    stats = batch_stats(batch)
+    summary["bronze_files_read"] = len(
+        bronze_files if bronze_files is not None else stats["sources"]
+    )
+    summary["bronze_records_read"] = stats["records"]
+    summary["rows_rejected"] = {r: stats[r] for r in REJECT_REASONS if stats[r]}
+    summary["rows_rejected_total"] = sum(summary["rows_rejected"].values())
+    summary["rows_accepted"] = stats["records"] - summary["rows_rejected_total"]
+    watch.lap("validate")
+
+    ranked = consolidate_silver(spark, config, batch, _sorted_parts(stats["silver_parts"]))
+    if ranked is not None:
+        summary.update(dedup_counts(ranked))
+        keep = ranked.where(F.col("_rank") == 1).drop("_rank")
+        write_staged(keep, commit.staged("silver"), PARTITION_COLS, KEY_COL)
+        ranked.unpersist()
+        commit.add_table("silver", config.silver_path, PARTITION_COLS)
+    summary["partitions_written_count"] = len(summary["partitions_written"])
+    fault_point("staged_silver")
+    watch.lap("stage_silver")
+
+    if summary["rows_rejected"]:
+        touched = _sorted_parts(stats["quarantine_parts"])
+        rows = quarantine_rows(spark, config, batch, touched)
+        write_staged(rows, commit.staged("quarantine"), QUARANTINE_PARTITION_COLS, SOURCE_FILE_COL)
+        commit.add_table("quarantine", config.quarantine_path, QUARANTINE_PARTITION_COLS)
+        summary["quarantine_partitions_written"] = ["-".join(p) for p in touched]
+    fault_point("staged_quarantine")
+    batch.unpersist()
+    watch.lap("stage_quarantine")
+
+    if commit.tables:
+        commit.write_manifest(
+            {
+                "files": bronze_files,
+                "sources": sorted({s[SOURCE_FILE_COL] or "" for s in stats["sources"]}),
+            }
+        )
+        commit.finish()
+    watch.lap("replace")
+    source.commit()
+    fault_point("bookmark_committed")
+    commit.clean_up()
+    watch.lap("commit")
+    return {**summary, "status": "ok", "seconds": watch.seconds, "run_seconds": watch.total()}
+
+
+def batch_stats(batch: DataFrame):
+    """One pass over the cached batch: counts by reason, sources, the partitions it touches."""
     rejected = F.col(REJECT_REASON_COL).isNotNull()
     event_day = _padded_parts(F.col(PARSED_TS_COL), PARTITION_COLS)
     ingest_day = _padded_parts(F.col(INGESTION_TS_COL), QUARANTINE_PARTITION_COLS)
-    stats = batch.agg(
+    return batch.agg(
         F.count(F.lit(1)).alias("records"),
-        # size(collect_set) rather than countDistinct: no Expand of the whole batch.
-        F.size(F.collect_set(F.struct(INGESTION_TS_COL, SOURCE_FILE_COL))).alias("sources"),
+        F.collect_set(F.struct(INGESTION_TS_COL, SOURCE_FILE_COL)).alias("sources"),
         *[F.sum((F.col(REJECT_REASON_COL) == r).cast("long")).alias(r) for r in REJECT_REASONS],
         F.collect_set(F.when(~rejected, F.struct(*event_day.values()))).alias("silver_parts"),
         F.collect_set(F.when(rejected, F.struct(*ingest_day.values()))).alias("quarantine_parts"),
     ).first()
-    summary["bronze_files_read"] = files if files is not None else stats["sources"]
-    summary["bronze_records_read"] = stats["records"]
-    summary["rows_rejected"] = {r: stats[r] for r in REJECT_REASONS if stats[r]}
-    summary["rows_accepted"] = stats["records"] - sum(summary["rows_rejected"].values())
-    watch.lap("validate")
-
-    ranked = consolidate_silver(spark, config, batch, _sorted_parts(stats["silver_parts"]))
-    watch.lap("consolidate_silver")
-    if ranked is not None:
-        summary.update(dedup_counts(ranked))
-        keep = ranked.where(F.col("_rank") == 1).drop("_rank")
-        write_partitions(keep, config.silver_path, PARTITION_COLS, KEY_COL)
-        ranked.unpersist()
-    watch.lap("write_silver")
-
-    if summary["rows_rejected"]:
-        touched = _sorted_parts(stats["quarantine_parts"])
-        write_quarantine(spark, config, batch, touched)
-        summary["quarantine_partitions_written"] = ["-".join(map(str, p)) for p in touched]
-    watch.lap("write_quarantine")
-    batch.unpersist()
-
-    source.commit()
-    watch.lap("commit")
-    summary.update(status="ok", seconds=watch.seconds)
-    logger.info(json.dumps(summary, sort_keys=True))
-    return summary
 
 
 def _sorted_parts(rows: list) -> list[tuple[str, ...]]:
@@ -685,11 +1033,7 @@ def consolidate_silver(
 
 
 def dedup_counts(ranked: DataFrame) -> dict:
-    """Rows before and after dedup and the partitions they fill, in one pass over `ranked`.
-
-    Counting also materialises the cache, so every read of the partitions about to be replaced
-    has finished before the overwrite starts.
-    """
+    """Rows before and after dedup and the partitions they fill, in one pass over `ranked`."""
     counts = ranked.agg(
         F.count(F.lit(1)).alias("before"),
         F.sum((F.col("_rank") == 1).cast("long")).alias("after"),
@@ -702,13 +1046,14 @@ def dedup_counts(ranked: DataFrame) -> dict:
     }
 
 
-def write_quarantine(
+def quarantine_rows(
     spark: SparkSession, config: JobConfig, batch: DataFrame, touched: list[tuple[str, ...]]
-) -> None:
-    """Rejected rows, raw as read, with their reason; idempotent per bronze file.
+) -> DataFrame:
+    """The touched quarantine partitions as they must be after this run: their rows from other
+    bronze files, plus this batch's rejected rows (raw as read, with their reason).
 
-    Rows already in the touched quarantine partitions that came from this batch's bronze files
-    (a rerun after a failure) are replaced, not duplicated.
+    Rows that came from this batch's bronze files (a rerun after a failure) are replaced, not
+    duplicated.
     """
     rejects = add_quarantine_partition_columns(
         batch.where(F.col(REJECT_REASON_COL).isNotNull()).drop(PARSED_TS_COL)
@@ -721,10 +1066,7 @@ def write_quarantine(
             existing[SOURCE_FILE_COL].eqNullSafe(sources[SOURCE_FILE_COL])
         )
         existing = existing.join(F.broadcast(sources), same_source, "left_anti")
-    out = union_by_name(existing, rejects).persist()
-    out.count()  # every read of the partitions being replaced ends before the overwrite
-    write_partitions(out, config.quarantine_path, QUARANTINE_PARTITION_COLS, SOURCE_FILE_COL)
-    out.unpersist()
+    return union_by_name(existing, rejects)
 
 
 # --- Entry point --------------------------------------------------------------------------------
@@ -801,6 +1143,11 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if not summary_logger.handlers:
+        bare = logging.StreamHandler(sys.stdout)
+        bare.setFormatter(logging.Formatter("%(message)s"))
+        summary_logger.addHandler(bare)
+    summary_logger.propagate = False
     try:
         args = parse_args(argv)
         config = JobConfig.from_args(args)
@@ -815,8 +1162,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         run(spark, config)
+    except ConcurrentRunError as exc:
+        print(f"silver_consolidation_job: refusing to run: {exc}", file=sys.stderr)
+        return 1
     except Exception:
-        logger.exception("silver consolidation failed; nothing was committed")
+        logger.exception(
+            "silver consolidation failed; the bookmark did not move and the next run finishes"
+            " or discards what this one left"
+        )
         return 1
     return 0
 

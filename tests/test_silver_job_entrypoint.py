@@ -3,6 +3,7 @@ getResolvedOptions) and as a local command."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -158,7 +159,7 @@ def test_glue_run_does_not_commit_when_the_write_fails(glue, tmp_path, monkeypat
     def failing_write(*args, **kwargs):
         raise OSError("S3 said 503 Slow Down")
 
-    monkeypatch.setattr(job, "write_partitions", failing_write)
+    monkeypatch.setattr(job, "write_staged", failing_write)
     with pytest.raises(OSError, match="Slow Down"):
         job.main(glue_argv(tmp_path))
     assert [c[0] for c in glue.calls] == [
@@ -223,12 +224,14 @@ def test_local_command_runs_the_job_and_rejects_bad_usage(tmp_path):
         [*base, "--state_path", str(tmp_path / "state")], capture_output=True, text=True, env=env
     )
     assert ok.returncode == 0, ok.stderr
-    summary_lines = [
-        line for line in ok.stderr.splitlines() if '"job": "silver_consolidation"' in line
-    ]
+    # The summary: one line of bare JSON on stdout (what CloudWatch metric filters read).
+    summary_lines = [line for line in ok.stdout.splitlines() if "silver_run_summary" in line]
     assert len(summary_lines) == 1
-    assert '"rows_rejected": {"negative_currentMileage": 1}' in summary_lines[0]
-    assert '"partitions_written": ["2025-10-29"]' in summary_lines[0]
+    summary = json.loads(summary_lines[0])
+    assert summary["rows_rejected"] == {"negative_currentMileage": 1}
+    assert (summary["rows_rejected_total"], summary["bronze_records_read"]) == (1, 4)
+    assert summary["partitions_written"] == ["2025-10-29"]
+    assert (summary["partitions_written_count"], summary["rows_after_dedup"]) == (1, 1)
     table = pq.read_table(tmp_path / "silver" / "car_telemetry", partitioning="hive")
     assert table.select(["carChassis", "currentMileage"]).to_pylist() == [
         {"carChassis": "A", "currentMileage": 12000.0}

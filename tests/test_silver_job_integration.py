@@ -454,9 +454,10 @@ def test_local_bookmark_goes_by_path_and_mtime_and_advances_only_after_the_write
     f = write_bronze(lake.bronze, "f", [record("A", 1.0, D29)], mtime=1_700_000_000)
     lake.run(spark)
     state_file = lake.state / "silver_consolidation__car_telemetry.json"
+    rel = str(f.relative_to(lake.bronze))  # relative: a moved lake is not re-read
     assert json.loads(state_file.read_text()) == {
-        "version": 1,
-        "files": {str(f): 1_700_000_000 * 10**9},
+        "version": 2,
+        "files": {rel: 1_700_000_000 * 10**9},
     }
     # Rewritten file (new content and mtime) is new again.
     write_bronze(lake.bronze, "f", [record("A", 2.0, D29)], mtime=1_700_000_100)
@@ -464,16 +465,16 @@ def test_local_bookmark_goes_by_path_and_mtime_and_advances_only_after_the_write
     def failing_write(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(job, "write_partitions", failing_write)
+    monkeypatch.setattr(job, "write_staged", failing_write)
     with pytest.raises(OSError, match="disk full"):
         lake.run(spark)
-    assert json.loads(state_file.read_text())["files"] == {str(f): 1_700_000_000 * 10**9}
+    assert json.loads(state_file.read_text())["files"] == {rel: 1_700_000_000 * 10**9}
     monkeypatch.undo()
 
     summary = lake.run(spark)
     assert summary["bronze_files_read"] == 1
     assert lake.silver_rows(spark, "carChassis", "currentMileage") == [("A", 2.0)]
-    assert json.loads(state_file.read_text())["files"] == {str(f): 1_700_000_100 * 10**9}
+    assert json.loads(state_file.read_text())["files"] == {rel: 1_700_000_100 * 10**9}
 
 
 def test_default_state_lives_beside_silver_not_inside_it(spark, tmp_path):
@@ -481,7 +482,12 @@ def test_default_state_lives_beside_silver_not_inside_it(spark, tmp_path):
     write_bronze(bronze, "f", [record("A", 1.0, D29)])
     config = job.JobConfig(f"file://{bronze}", f"file://{silver}", str(tmp_path / "q"))
     job.run(spark, config)
-    assert sorted(p.name for p in (tmp_path / "silver").iterdir()) == ["_state", "car_telemetry"]
+    assert sorted(p.name for p in (tmp_path / "silver").iterdir()) == [
+        "_commits",  # the commit protocol's staging and manifests, empty between runs
+        "_state",
+        "car_telemetry",
+    ]
+    assert list((tmp_path / "silver" / "_commits" / "car_telemetry").iterdir()) == []
     assert [p.name for p in (tmp_path / "silver" / "_state").iterdir()] == [
         "silver_consolidation__car_telemetry.json"
     ]
