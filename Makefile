@@ -13,7 +13,7 @@ DEMO_LANDING := $(LAKE)/landing
 IMPORT_DIRS  := ('glue_jobs', 'lambdas/ingestion', 'scripts')
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test demo lint fmt bench tf-check tf-validate clean
+.PHONY: help setup test test-faults demo lint fmt bench tf-check tf-validate clean
 
 help: ## List every target with what it does
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -41,6 +41,9 @@ setup: $(VENV)/.installed $(TOOLS_VENV)/.installed ## Create .venv (and .venv-to
 
 test: setup ## Run the whole test suite (unit, Spark integration, Lambda, Terraform contract)
 	$(PY) -m pytest
+
+test-faults: setup ## The full fault-injection matrix of the job's commit protocol (about 10 minutes)
+	$(PY) -m pytest -m faults tests/test_silver_job_faults.py
 
 demo: setup ## Run the whole pipeline locally on generated data and print silver + the dedup check
 	$(PY) scripts/run_demo.py --lake $(LAKE)

@@ -587,16 +587,13 @@ class Commit:
     def staged(self, table: str) -> str:
         return f"{self.root}/{self.run_id}/{table}"
 
-    def add_table(self, table: str, path: str, names: tuple[str, ...]) -> None:
+    def add_table(self, table: str, names: tuple[str, ...]) -> None:
         """Records a staged table: each partition folder with the files Spark wrote there."""
         staged = self.staged(table)
         partitions = {}
         for part in self._partition_dirs(staged, len(names)):
-            data = [f for f in self.files.list_files(f"{staged}/{part}") if _visible(f)]
-            partitions[part] = data
-        self.tables.append(
-            {"table": table, "path": path, "staged": staged, "partitions": partitions}
-        )
+            partitions[part] = [f for f in self.files.list_files(f"{staged}/{part}") if _visible(f)]
+        self.tables.append({"table": table, "partitions": partitions})
 
     def _partition_dirs(self, path: str, depth: int) -> list[str]:
         if depth == 0:
@@ -615,9 +612,9 @@ class Commit:
         self.files.write_text(f"{self.root}/{self.run_id}.json", json.dumps(manifest) + "\n")
         fault_point("manifest_written")
 
-    def finish(self) -> None:
+    def finish(self, table_paths: dict[str, str]) -> None:
         """Replaces the partitions and writes the done marker."""
-        apply_manifest(self.files, self.tables)
+        apply_manifest(self.files, f"{self.root}/{self.run_id}", self.tables, table_paths)
         self.files.write_text(f"{self.root}/{self.run_id}.done", "")
         fault_point("marked_done")
 
@@ -629,13 +626,19 @@ def _visible(name: str) -> bool:
     return not name.startswith(("_", "."))
 
 
-def apply_manifest(files: Files, tables: list[dict]) -> None:
-    """Copies each staged partition's files into the table, then deletes its other files."""
+def apply_manifest(
+    files: Files, staging: str, tables: list[dict], table_paths: dict[str, str]
+) -> None:
+    """Copies each staged partition's files into the table, then deletes its other files.
+
+    The manifest names tables, not paths: a lake moved with an unfinished commit in it is
+    finished where it is now (`table_paths` come from the run's own arguments).
+    """
     for table in tables:
         for part, names in sorted(table["partitions"].items()):
-            target = f"{table['path']}/{part}"
+            target = f"{table_paths[table['table']]}/{part}"
             for name in names:
-                files.copy(f"{table['staged']}/{part}/{name}", f"{target}/{name}")
+                files.copy(f"{staging}/{table['table']}/{part}/{name}", f"{target}/{name}")
             fault_point("partition_copied")
             keep = set(names)
             for name in files.list_files(target):
@@ -653,7 +656,7 @@ def clean_up(files: Files, root: str, run_id: str) -> None:
     files.delete(f"{root}/{run_id}", recursive=True)
 
 
-def recover(files: Files, root: str) -> dict | None:
+def recover(files: Files, root: str, table_paths: dict[str, str]) -> dict | None:
     """Rolls forward what an earlier, killed run left: an intent not marked done is replayed;
     what has no intent (staging of a run killed before its manifest) is deleted.
 
@@ -668,7 +671,7 @@ def recover(files: Files, root: str) -> dict | None:
         except ValueError:  # a manifest torn by the kill (local disk only): nothing applied yet
             manifest = None
         if manifest is not None and f"{run_id}.done" not in names:
-            apply_manifest(files, manifest["tables"])
+            apply_manifest(files, f"{root}/{run_id}", manifest["tables"], table_paths)
             files.write_text(f"{root}/{run_id}.done", "")
             recovered = {
                 "run_id": run_id,
@@ -905,7 +908,8 @@ def _run(spark: SparkSession, config: JobConfig, source: BronzeSource) -> dict:
     watch = _Stopwatch()
     files = Files(spark)
     commit = Commit(files, commit_root(config.silver_path), config.run_id)
-    recovered = recover(files, commit.root)
+    table_paths = {"silver": config.silver_path, "quarantine": config.quarantine_path}
+    recovered = recover(files, commit.root, table_paths)
     watch.lap("recover")
     summary: dict = {
         "event": "silver_run_summary",
@@ -961,7 +965,7 @@ def _run(spark: SparkSession, config: JobConfig, source: BronzeSource) -> dict:
         keep = ranked.where(F.col("_rank") == 1).drop("_rank")
         write_staged(keep, commit.staged("silver"), PARTITION_COLS, KEY_COL)
         ranked.unpersist()
-        commit.add_table("silver", config.silver_path, PARTITION_COLS)
+        commit.add_table("silver", PARTITION_COLS)
     summary["partitions_written_count"] = len(summary["partitions_written"])
     fault_point("staged_silver")
     watch.lap("stage_silver")
@@ -970,7 +974,7 @@ def _run(spark: SparkSession, config: JobConfig, source: BronzeSource) -> dict:
         touched = _sorted_parts(stats["quarantine_parts"])
         rows = quarantine_rows(spark, config, batch, touched)
         write_staged(rows, commit.staged("quarantine"), QUARANTINE_PARTITION_COLS, SOURCE_FILE_COL)
-        commit.add_table("quarantine", config.quarantine_path, QUARANTINE_PARTITION_COLS)
+        commit.add_table("quarantine", QUARANTINE_PARTITION_COLS)
         summary["quarantine_partitions_written"] = ["-".join(p) for p in touched]
     fault_point("staged_quarantine")
     batch.unpersist()
@@ -983,7 +987,7 @@ def _run(spark: SparkSession, config: JobConfig, source: BronzeSource) -> dict:
                 "sources": sorted({s[SOURCE_FILE_COL] or "" for s in stats["sources"]}),
             }
         )
-        commit.finish()
+        commit.finish(table_paths)
     watch.lap("replace")
     source.commit()
     fault_point("bookmark_committed")

@@ -10,10 +10,9 @@ import json
 from collections import Counter
 from pathlib import Path
 
+import generate_telemetry as gen
 import pytest
-
-from scripts import generate_telemetry as gen
-from scripts import run_local_pipeline as pipeline
+import run_local_pipeline as pipeline
 
 pytestmark = pytest.mark.spark
 
