@@ -14,9 +14,8 @@ from collections import Counter, defaultdict
 from datetime import date, datetime
 from pathlib import Path
 
+import generate_telemetry as gt
 import pytest
-
-from scripts import generate_telemetry as gt
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = REPO_ROOT / "scripts" / "generate_telemetry.py"

@@ -9,13 +9,15 @@ import re
 import boto3
 import duckdb
 import pytest
+import reset_bookmark
+import run_glue_job
+import upload_test_data
+import validate_silver_athena
 from botocore.stub import Stubber
 from moto import mock_aws
 from moto.athena.models import QueryResults, athena_backends
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.moto_api import state_manager
-
-from scripts import reset_bookmark, run_glue_job, upload_test_data, validate_silver_athena
 
 REGION = "us-east-1"
 JOB = "car-telemetry-dev-silver-consolidation"
