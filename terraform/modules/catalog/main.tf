@@ -11,6 +11,8 @@ locals {
   region     = data.aws_region.current.region
 
   crawler_role_name = "${var.name_prefix}-glue-crawler"
+  bronze_bucket_arn = "arn:${local.partition}:s3:::${var.bronze_bucket_name}"
+  silver_bucket_arn = "arn:${local.partition}:s3:::${var.silver_bucket_name}"
 
   crawlers = {
     bronze = {
@@ -79,38 +81,51 @@ resource "aws_iam_role" "crawler" {
   tags = var.tags
 }
 
+# Written out per table (no dynamic blocks) so that the rendered policy can be replayed offline
+# (tests/test_iam_behaviour.py). Crawlers look up each target bucket's region first
+# (AWSGlueServiceRole grants s3:GetBucketLocation on every bucket; here only the two crawled).
 data "aws_iam_policy_document" "read_tables" {
-  dynamic "statement" {
-    for_each = local.crawlers
+  statement {
+    sid       = "ListBronzeTable"
+    effect    = "Allow"
+    actions   = ["s3:ListBucket"]
+    resources = [local.bronze_bucket_arn]
 
-    content {
-      sid       = "List${title(statement.key)}Table"
-      effect    = "Allow"
-      actions   = ["s3:ListBucket"]
-      resources = ["arn:${local.partition}:s3:::${statement.value.bucket_name}"]
-
-      condition {
-        test     = "StringLike"
-        variable = "s3:prefix"
-        values   = [statement.value.prefix, "${statement.value.prefix}/*"]
-      }
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = [var.bronze_prefix, "${var.bronze_prefix}/*"]
     }
   }
 
   statement {
-    sid       = "ReadTableObjects"
+    sid       = "ListSilverTable"
     effect    = "Allow"
-    actions   = ["s3:GetObject"]
-    resources = [for crawler in values(local.crawlers) : "arn:${local.partition}:s3:::${crawler.bucket_name}/${crawler.prefix}/*"]
+    actions   = ["s3:ListBucket"]
+    resources = [local.silver_bucket_arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = [var.silver_prefix, "${var.silver_prefix}/*"]
+    }
   }
 
-  # Crawlers look up each target bucket's region first; AWSGlueServiceRole grants it on every
-  # bucket, here only on the two crawled ones.
+  statement {
+    sid     = "ReadTableObjects"
+    effect  = "Allow"
+    actions = ["s3:GetObject"]
+    resources = [
+      "${local.bronze_bucket_arn}/${var.bronze_prefix}/*",
+      "${local.silver_bucket_arn}/${var.silver_prefix}/*",
+    ]
+  }
+
   statement {
     sid       = "LocateCrawledBuckets"
     effect    = "Allow"
     actions   = ["s3:GetBucketLocation"]
-    resources = [for crawler in values(local.crawlers) : "arn:${local.partition}:s3:::${crawler.bucket_name}"]
+    resources = [local.bronze_bucket_arn, local.silver_bucket_arn]
   }
 }
 
