@@ -39,6 +39,7 @@ from pathlib import Path
 import boto3
 import botocore.session
 import pytest
+import silver_consolidation_job as job_script
 from moto import mock_aws
 from test_terraform_contract import (
     ACCOUNT,
@@ -260,8 +261,9 @@ def write_tree(bucket: str, directory: str) -> list[Request]:
 
 
 def commit_protocol(bucket: str, commits: str) -> list[Request]:
-    """The job's crash-safe commit: staging per run, manifest, done marker, recovery listing."""
-    requests = write_tree(bucket, f"{commits}/{RUN}/silver")
+    """The job's crash-safe commit: staging per run and table, manifest, done marker, recovery
+    listing; the copy of each staged file into the table is a GET here and a PUT there."""
+    requests = write_tree(bucket, f"{commits}/{RUN}/car_telemetry")
     requests += write_tree(bucket, f"{commits}/{RUN}/quarantine")
     for key in (f"{commits}/{RUN}.json", f"{commits}/{RUN}.done"):
         requests += [put(bucket, key), head(bucket, key), get(bucket, key), delete(bucket, key)]
@@ -278,13 +280,17 @@ def job_requests() -> list[Request]:
     events_bucket, events_dir = split_s3_uri(arguments["--spark-event-logs-path"])
     script_bucket, script_key = split_s3_uri(JOB.value(glue_job()["command"][0]["script_location"]))
     assert silver_bucket == quarantine_bucket
-    commits = "_commits/" + silver.rstrip("/")
+    # where the job's commit protocol stages, taken from the job itself
+    commit_bucket, commits = split_s3_uri(job_script.commit_root(arguments["--silver_path"]))
+    assert commit_bucket == silver_bucket
 
     requests = [get(script_bucket, script_key)]
     requests += read_tree(bronze_bucket, bronze.rstrip("/"))
     requests += write_tree(silver_bucket, silver.rstrip("/"))
     requests += write_tree(silver_bucket, quarantine.rstrip("/"))
     requests += commit_protocol(silver_bucket, commits)
+    for parent in parents(commits):
+        requests += probe(silver_bucket, parent)
     requests += write_tree(temp_bucket, temp_dir.rstrip("/"))
     requests += write_tree(events_bucket, events_dir.rstrip("/"))
     return requests
