@@ -47,6 +47,19 @@ locals {
   }
 }
 
+# The AWS SDK for pandas layer of the pinned release, looked up in the deployment region (a
+# function can only use a layer of its own region). The parameter is public; its value is a
+# layer ARN, not a secret, hence insecure_value.
+data "aws_ssm_parameter" "aws_sdk_pandas_layer" {
+  count = var.aws_sdk_pandas_layer_arn == null ? 1 : 0
+
+  name = "/aws/service/aws-sdk-pandas/${var.aws_sdk_pandas_version}/py3.12/x86_64/layer-arn"
+}
+
+locals {
+  aws_sdk_pandas_layer_arn = coalesce(var.aws_sdk_pandas_layer_arn, one(data.aws_ssm_parameter.aws_sdk_pandas_layer[*].insecure_value))
+}
+
 module "storage" {
   source = "./modules/storage"
 
@@ -72,7 +85,7 @@ module "ingestion" {
   handler             = "handler.lambda_handler"
   memory_size         = var.lambda_memory_size
   timeout             = var.lambda_timeout
-  layer_arns          = [var.aws_sdk_pandas_layer_arn]
+  layer_arns          = [local.aws_sdk_pandas_layer_arn]
 
   landing_bucket_name = module.storage.bucket_names["landing"]
   bronze_bucket_name  = module.storage.bucket_names["bronze"]
@@ -84,7 +97,7 @@ module "ingestion" {
   log_retention_days           = var.log_retention_days
   maximum_retry_attempts       = var.lambda_maximum_retry_attempts
   maximum_event_age_in_seconds = var.lambda_maximum_event_age_in_seconds
-  alarm_topic_arn              = module.consolidation_job.sns_topic_arn
+  alarm_topic_arn              = module.monitoring.sns_topic_arn
 }
 
 module "consolidation_job" {
@@ -116,7 +129,6 @@ module "consolidation_job" {
   kms_key_arn                 = module.encryption.kms_key_arn
   s3_kms_key_arn              = var.s3_kms_key_arn
   log_retention_days          = var.log_retention_days
-  alert_email                 = var.alert_email
 }
 
 module "catalog" {
@@ -134,6 +146,8 @@ module "catalog" {
   silver_table_name       = var.silver_table_name
   silver_crawler_schedule = var.silver_crawler_schedule
 
+  silver_crawl_after_job_name = module.consolidation_job.glue_job_name
+
   athena_results_bucket_name     = module.storage.bucket_names["athena-results"]
   bytes_scanned_cutoff_per_query = var.athena_bytes_scanned_cutoff_per_query
   duplicates_check_query_path    = "${path.root}/queries/silver_duplicates_check.sql"
@@ -143,4 +157,19 @@ module "catalog" {
   s3_kms_key_arn              = var.s3_kms_key_arn
   log_retention_days          = var.log_retention_days
   force_destroy               = var.force_destroy
+}
+
+module "monitoring" {
+  source = "./modules/monitoring"
+
+  name_prefix          = local.name_prefix
+  job_name             = module.consolidation_job.glue_job_name
+  job_log_group_name   = module.consolidation_job.cloudwatch_log_group_names["output"]
+  crawler_names        = values(module.catalog.glue_crawler_names)
+  lambda_function_name = module.ingestion.lambda_function_name
+
+  kms_key_arn           = module.encryption.kms_key_arn
+  alert_email           = var.alert_email
+  freshness_hours       = var.freshness_hours
+  reject_rate_threshold = var.reject_rate_threshold
 }

@@ -54,8 +54,23 @@ output "glue_trigger_name" {
 }
 
 output "sns_topic_arn" {
-  description = "ARN of the alert topic (job FAILED/TIMEOUT/ERROR, ingestion failures)."
-  value       = module.consolidation_job.sns_topic_arn
+  description = "ARN of the alert topic (job runs FAILED/TIMEOUT/STOPPED, failed crawls, reject-rate and freshness alarms, ingestion failures)."
+  value       = module.monitoring.sns_topic_arn
+}
+
+output "cloudwatch_dashboard_name" {
+  description = "CloudWatch dashboard of the lake (job metrics, Lambda errors and duration, alarms)."
+  value       = module.monitoring.cloudwatch_dashboard_name
+}
+
+output "glue_job_log_group_names" {
+  description = "The job's log groups: output (stdout, with the one JSON summary line per run) and error (Glue and Spark)."
+  value       = module.consolidation_job.cloudwatch_log_group_names
+}
+
+output "lambda_layer_arn" {
+  description = "The AWS SDK for pandas layer version the ingestion Lambda uses (from SSM in aws_region, or the override)."
+  value       = local.aws_sdk_pandas_layer_arn
 }
 
 output "glue_database_name" {

@@ -23,6 +23,13 @@ variable "environment" {
     condition     = can(regex("^[a-z][a-z0-9]{1,9}$", var.environment))
     error_message = "environment must be 2-10 lowercase letters or digits, starting with a letter."
   }
+
+  # "<project>-<environment>" prefixes every name; the longest derived one, the job's
+  # "<prefix>-silver-consolidation", must fit the consolidation_job module's 51 characters.
+  validation {
+    condition     = length("${var.project}-${var.environment}") <= 30
+    error_message = "project and environment together must be at most 29 characters (\"<project>-<environment>\" at most 30): the job name \"<project>-<environment>-silver-consolidation\" is limited to 51."
+  }
 }
 
 variable "aws_region" {
@@ -37,9 +44,14 @@ variable "aws_region" {
 }
 
 variable "tags" {
-  description = "Extra tags for every resource (merged into the provider's default tags: Project, Environment, ManagedBy)."
+  description = "Extra tags for every resource (merged into the provider's default tags: Project, Environment, ManagedBy). At most 7 beyond those three: S3 objects (the deployed script) take 10 tags."
   type        = map(string)
   default     = {}
+
+  validation {
+    condition     = length(merge({ Project = "", Environment = "", ManagedBy = "" }, var.tags)) <= 10
+    error_message = "tags plus the default Project, Environment and ManagedBy tags must be at most 10 keys: S3 rejects an object (the deployed Glue script) with more than 10 tags."
+  }
 }
 
 # --- Storage -----------------------------------------------------------------------------------
@@ -118,22 +130,30 @@ variable "log_retention_days" {
 
 # --- Ingestion Lambda --------------------------------------------------------------------------
 
-variable "aws_sdk_pandas_layer_arn" {
+variable "aws_sdk_pandas_version" {
   description = <<-EOT
-    ARN of the AWS SDK for pandas managed layer (pandas + pyarrow) for python3.12 / x86_64, in
-    var.aws_region. The default is a us-east-1 version; in another region, or to move to a new
-    release, look the ARN up from the public SSM parameter:
-      aws ssm get-parameter --region <region> \
-        --name /aws/service/aws-sdk-pandas/<version>/py3.12/x86_64/layer-arn \
-        --query Parameter.Value --output text
-    and pick the release whose pandas/pyarrow match the pins in pyproject.toml.
+    Release of the AWS SDK for pandas managed layer (pandas + pyarrow) for python3.12 / x86_64.
+    Its ARN is read in var.aws_region from the public SSM parameter
+    /aws/service/aws-sdk-pandas/<version>/py3.12/x86_64/layer-arn. 3.15.1 ships pyarrow 20.0.0
+    and pandas 2.3.3, the versions pinned in pyproject.toml: change both together.
   EOT
   type        = string
-  default     = "arn:aws:lambda:us-east-1:336392948345:layer:AWSSDKPandas-Python312:16"
+  default     = "3.15.1"
 
   validation {
-    condition     = can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:layer:[A-Za-z0-9-_]+:[0-9]+$", var.aws_sdk_pandas_layer_arn))
-    error_message = "aws_sdk_pandas_layer_arn must be a layer version ARN: arn:aws:lambda:<region>:<account>:layer:<name>:<version>."
+    condition     = can(regex("^[0-9]+\\.[0-9]+\\.[0-9]+$", var.aws_sdk_pandas_version))
+    error_message = "aws_sdk_pandas_version must be a release number such as 3.15.1."
+  }
+}
+
+variable "aws_sdk_pandas_layer_arn" {
+  description = "Override: a layer version ARN to use instead of the SSM lookup (null, the default, looks the layer of aws_sdk_pandas_version up). Must be in var.aws_region."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.aws_sdk_pandas_layer_arn == null || can(regex("^arn:aws[a-z-]*:lambda:[a-z0-9-]+:[0-9]{12}:layer:[A-Za-z0-9-_]+:[0-9]+$", var.aws_sdk_pandas_layer_arn))
+    error_message = "aws_sdk_pandas_layer_arn must be null or a layer version ARN: arn:aws:lambda:<region>:<account>:layer:<name>:<version>."
   }
 }
 
@@ -182,9 +202,9 @@ variable "glue_number_of_workers" {
 }
 
 variable "glue_timeout_minutes" {
-  description = "Timeout of one consolidation run in minutes."
+  description = "Timeout of one consolidation run in minutes; must be shorter than the schedule's interval (one run at a time)."
   type        = number
-  default     = 60
+  default     = 45
 }
 
 variable "glue_max_retries" {
@@ -194,7 +214,7 @@ variable "glue_max_retries" {
 }
 
 variable "glue_execution_class" {
-  description = "STANDARD or FLEX (cheaper, spare capacity, may start late)."
+  description = "STANDARD or FLEX (cheaper, spare capacity, may start late; G.1X and G.2X only)."
   type        = string
   default     = "STANDARD"
 }
@@ -218,9 +238,21 @@ variable "source_timezone" {
 }
 
 variable "alert_email" {
-  description = "E-mail address that receives job-failure and ingestion-failure alerts (confirm the subscription mail); null for none."
+  description = "E-mail address that receives the lake's alerts: failed job runs and crawls, reject-rate and freshness alarms, ingestion failures (confirm the subscription mail); null for none."
   type        = string
   default     = null
+}
+
+variable "freshness_hours" {
+  description = "Alarm when no consolidation run has succeeded with new bronze data for this many hours (1-24)."
+  type        = number
+  default     = 3
+}
+
+variable "reject_rate_threshold" {
+  description = "Alarm when, in an hour, more than this fraction of the bronze records read is rejected (e.g. 0.05 = 5%)."
+  type        = number
+  default     = 0.05
 }
 
 # --- Catalog and Athena ------------------------------------------------------------------------
@@ -250,9 +282,9 @@ variable "bronze_crawler_schedule" {
 }
 
 variable "silver_crawler_schedule" {
-  description = "Glue cron expression (UTC) of the silver crawler; null for on-demand only."
+  description = "Glue cron expression (UTC) of an extra scheduled silver crawl; null (default): the silver crawl runs after each successful job run."
   type        = string
-  default     = "cron(40 */1 * * ? *)"
+  default     = null
 }
 
 variable "athena_bytes_scanned_cutoff_per_query" {

@@ -11,6 +11,8 @@ locals {
   region     = data.aws_region.current.region
 
   crawler_role_name = "${var.name_prefix}-glue-crawler"
+  bronze_bucket_arn = "arn:${local.partition}:s3:::${var.bronze_bucket_name}"
+  silver_bucket_arn = "arn:${local.partition}:s3:::${var.silver_bucket_name}"
 
   crawlers = {
     bronze = {
@@ -21,6 +23,8 @@ locals {
       description = "Bronze Parquet written by the ingestion Lambda (partitioned by ingest date)."
       # Nothing but the Lambda's Parquet lives under the bronze prefix.
       exclusions = []
+      # The crawler creates the bronze table and its partition index.
+      create_partition_index = true
     }
     silver = {
       bucket_name = var.silver_bucket_name
@@ -28,9 +32,21 @@ locals {
       table_name  = var.silver_table_name
       schedule    = var.silver_crawler_schedule
       description = "Silver table written by the consolidation job (partitioned by event date)."
-      # A crawl that overlaps a job run must not pick up Spark's staging output or the
-      # directory markers of Glue's S3 file system as data.
-      exclusions = ["_temporary/**", ".spark-staging-*/**", "**/_SUCCESS", "**_$folder$"]
+      # Never catalog what is not table data: Spark's staging folders and success markers,
+      # Hadoop checksum files, the directory markers of Glue's S3 file system, and the job's
+      # commit staging (which lives outside the table path; excluded in case it ever moves in).
+      exclusions = [
+        "_commits/**",
+        "_temporary/**",
+        "**/_temporary/**",
+        ".spark-staging*/**",
+        "**/.spark-staging*/**",
+        "**/_SUCCESS",
+        "**.crc",
+        "**_$folder$",
+      ]
+      # The table and its partition index are defined below (aws_glue_catalog_table.silver).
+      create_partition_index = false
     }
   }
 }
@@ -65,29 +81,51 @@ resource "aws_iam_role" "crawler" {
   tags = var.tags
 }
 
+# Written out per table (no dynamic blocks) so that the rendered policy can be replayed offline
+# (tests/test_iam_behaviour.py). Crawlers look up each target bucket's region first
+# (AWSGlueServiceRole grants s3:GetBucketLocation on every bucket; here only the two crawled).
 data "aws_iam_policy_document" "read_tables" {
-  dynamic "statement" {
-    for_each = local.crawlers
+  statement {
+    sid       = "ListBronzeTable"
+    effect    = "Allow"
+    actions   = ["s3:ListBucket"]
+    resources = [local.bronze_bucket_arn]
 
-    content {
-      sid       = "List${title(statement.key)}Table"
-      effect    = "Allow"
-      actions   = ["s3:ListBucket"]
-      resources = ["arn:${local.partition}:s3:::${statement.value.bucket_name}"]
-
-      condition {
-        test     = "StringLike"
-        variable = "s3:prefix"
-        values   = [statement.value.prefix, "${statement.value.prefix}/*"]
-      }
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = [var.bronze_prefix, "${var.bronze_prefix}/*"]
     }
   }
 
   statement {
-    sid       = "ReadTableObjects"
+    sid       = "ListSilverTable"
     effect    = "Allow"
-    actions   = ["s3:GetObject"]
-    resources = [for crawler in values(local.crawlers) : "arn:${local.partition}:s3:::${crawler.bucket_name}/${crawler.prefix}/*"]
+    actions   = ["s3:ListBucket"]
+    resources = [local.silver_bucket_arn]
+
+    condition {
+      test     = "StringLike"
+      variable = "s3:prefix"
+      values   = [var.silver_prefix, "${var.silver_prefix}/*"]
+    }
+  }
+
+  statement {
+    sid     = "ReadTableObjects"
+    effect  = "Allow"
+    actions = ["s3:GetObject"]
+    resources = [
+      "${local.bronze_bucket_arn}/${var.bronze_prefix}/*",
+      "${local.silver_bucket_arn}/${var.silver_prefix}/*",
+    ]
+  }
+
+  statement {
+    sid       = "LocateCrawledBuckets"
+    effect    = "Allow"
+    actions   = ["s3:GetBucketLocation"]
+    resources = [local.bronze_bucket_arn, local.silver_bucket_arn]
   }
 }
 
@@ -222,8 +260,8 @@ resource "aws_cloudwatch_log_group" "crawlers" {
 # - Partitions.InheritFromTable: partitions take the table's schema instead of each keeping the
 #   one inferred from its own files, so a partition whose files lack an optional column cannot
 #   disagree with the table (HIVE_PARTITION_SCHEMA_MISMATCH in Athena).
-# - CreatePartitionIndex: lets Athena prune event_year/event_month/event_day partitions
-#   through an index instead of listing them all.
+# - CreatePartitionIndex: the bronze crawler creates its table's partition index; silver's is
+#   part of the table defined below.
 resource "aws_glue_crawler" "this" {
   for_each = local.crawlers
 
@@ -259,7 +297,7 @@ resource "aws_glue_crawler" "this" {
       Tables     = { AddOrUpdateBehavior = "MergeNewColumns" }
       Partitions = { AddOrUpdateBehavior = "InheritFromTable" }
     }
-    CreatePartitionIndex = true
+    CreatePartitionIndex = each.value.create_partition_index
   })
 
   tags = var.tags
@@ -271,7 +309,85 @@ resource "aws_glue_crawler" "this" {
     }
   }
 
-  depends_on = [aws_iam_role_policy.crawler, aws_cloudwatch_log_group.crawlers]
+  depends_on = [aws_iam_role_policy.crawler, aws_cloudwatch_log_group.crawlers, aws_glue_catalog_table.silver]
+}
+
+# Athena uses a table's partition index only when the table has partition_filtering.enabled,
+# which crawlers never set on the tables they create (AWS Glue developer guide, "Generating
+# partition indexes"; Athena user guide, "Optimize queries with AWS Glue partition indexing and
+# filtering"). So the silver table is defined here, with the index and the property, and the
+# silver crawler (same name, same location) only adds partitions and merges new columns into
+# it. Partition projection was the alternative; it would make Athena ignore the crawled
+# partitions and duplicate the layout (zero-padded strings) in table properties, for a table
+# whose partitions the crawler already maintains. The crawler's own table properties and
+# columns are its to change, hence ignore_changes.
+resource "aws_glue_catalog_table" "silver" {
+  name          = var.silver_table_name
+  database_name = aws_glue_catalog_database.this.name
+  description   = "Silver: one row per car and day, partitioned by event date (columns maintained by the ${var.name_prefix}-silver crawler)."
+  table_type    = "EXTERNAL_TABLE"
+
+  parameters = {
+    "classification"              = "parquet"
+    "partition_filtering.enabled" = "true"
+  }
+
+  partition_keys {
+    name = "event_year"
+    type = "string"
+  }
+  partition_keys {
+    name = "event_month"
+    type = "string"
+  }
+  partition_keys {
+    name = "event_day"
+    type = "string"
+  }
+
+  partition_index {
+    index_name = "event_date"
+    keys       = ["event_year", "event_month", "event_day"]
+  }
+
+  storage_descriptor {
+    location      = "s3://${var.silver_bucket_name}/${var.silver_prefix}/"
+    input_format  = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
+    output_format = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
+
+    ser_de_info {
+      serialization_library = "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"
+    }
+  }
+
+  lifecycle {
+    ignore_changes = [parameters, storage_descriptor]
+  }
+}
+
+# The silver crawl follows each successful job run instead of a fixed minute of the hour, so it
+# never crawls while a (slow) run is replacing partitions. silver_crawler_schedule stays
+# available for an extra scheduled crawl.
+resource "aws_glue_trigger" "crawl_silver_after_job" {
+  count = var.silver_crawl_after_job_name == null ? 0 : 1
+
+  name        = "${var.name_prefix}-silver-crawl-after-job"
+  description = "Crawls ${var.silver_table_name} after each successful run of ${var.silver_crawl_after_job_name}."
+  type        = "CONDITIONAL"
+
+  predicate {
+    conditions {
+      job_name         = var.silver_crawl_after_job_name
+      logical_operator = "EQUALS"
+      state            = "SUCCEEDED"
+    }
+  }
+
+  actions {
+    crawler_name = aws_glue_crawler.this["silver"].name
+  }
+
+  tags = var.tags
 }
 
 # --- Athena ------------------------------------------------------------------------------------

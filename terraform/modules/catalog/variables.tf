@@ -82,14 +82,20 @@ variable "silver_table_name" {
 }
 
 variable "silver_crawler_schedule" {
-  description = "Glue cron expression of the silver crawler (UTC); null for on-demand only. The default runs 40 minutes after each hourly job start."
+  description = "Glue cron expression of an additional scheduled silver crawl (UTC); null (default) for none: the crawl follows each successful job run (silver_crawl_after_job_name)."
   type        = string
-  default     = "cron(40 */1 * * ? *)"
+  default     = null
 
   validation {
     condition     = var.silver_crawler_schedule == null || can(regex("^cron\\((\\S+ ){5}\\S+\\)$", var.silver_crawler_schedule))
     error_message = "silver_crawler_schedule must be a 6-field Glue cron expression or null."
   }
+}
+
+variable "silver_crawl_after_job_name" {
+  description = "Glue job after each successful run of which the silver crawler starts (a conditional trigger); null for none."
+  type        = string
+  default     = null
 }
 
 variable "athena_results_bucket_name" {

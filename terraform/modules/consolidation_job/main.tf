@@ -21,6 +21,15 @@ locals {
   role_name   = "${var.job_name}-glue"
 
   silver_quarantine_prefix = "${var.quarantine_prefix}/${var.silver_prefix}"
+  # The commit protocol of the job stages each run under _commits/<silver_prefix>/ (files,
+  # <run_id>.json manifest, <run_id>.done marker) before replacing the table's files.
+  commit_parent = "_commits"
+  commit_prefix = "${local.commit_parent}/${var.silver_prefix}"
+
+  # Glue 5 writes the script's stdout/stderr to <prefix>/output and its own logs to
+  # <prefix>/error (AWS Glue developer guide, "Logging for AWS Glue jobs", Glue 5.0 behaviour
+  # and --custom-logGroup-prefix); a prefix of our own makes both names known in advance.
+  log_group_prefix = "/aws-glue/jobs/${var.job_name}"
 
   catalog_arns = [
     "arn:${local.partition}:glue:${local.region}:${local.account_id}:catalog",
@@ -74,6 +83,12 @@ data "aws_iam_policy_document" "read_script" {
   }
 }
 
+# Hadoop's S3 clients (EMRFS on Glue, S3A) treat a prefix as a directory: before listing or
+# writing under <dir> they HEAD the bare key <dir>, HEAD <dir>/ and <dir>_$folder$, and list with
+# prefix <dir> and <dir>/; they create and clean up those marker objects for the directories
+# they make, parents included. S3 answers a HEAD the role may not GetObject with 403, not 404,
+# and Spark fails on it, so every probed key is granted; objects are read and written only
+# below the directories. tests/test_iam_behaviour.py replays these requests against the policy.
 data "aws_iam_policy_document" "read_bronze" {
   statement {
     sid       = "ListBronzeTable"
@@ -89,22 +104,23 @@ data "aws_iam_policy_document" "read_bronze" {
   }
 
   statement {
-    sid       = "ReadBronzeTable"
-    effect    = "Allow"
-    actions   = ["s3:GetObject"]
-    resources = ["${local.bronze_bucket_arn}/${var.bronze_prefix}/*"]
+    sid     = "ReadBronzeTable"
+    effect  = "Allow"
+    actions = ["s3:GetObject"]
+    resources = [
+      "${local.bronze_bucket_arn}/${var.bronze_prefix}",
+      "${local.bronze_bucket_arn}/${var.bronze_prefix}/*",
+      "${local.bronze_bucket_arn}/${var.bronze_prefix}_$folder$",
+    ]
   }
 }
 
-# Spark lists the table to find the partitions to replace, and stages output under the table
-# path (.spark-staging-*, _temporary) before moving it into place, hence list, read, write and
-# delete on both table prefixes. Glue's S3 file system (EMRFS) also marks each directory it
-# creates with a "<dir>_$folder$" object beside it and probes parent directories, so the table
-# roots' markers and the quarantine folder (marker and listing) are granted too: nothing else
-# outside the two table prefixes.
+# Three directories in the silver bucket: the table, its quarantine and the commit protocol's
+# staging (manifests, done markers and staged files of each run). Spark's own _temporary/ and
+# .spark-staging-* folders live inside the directories it writes.
 data "aws_iam_policy_document" "write_silver" {
   statement {
-    sid       = "ListSilverAndQuarantine"
+    sid       = "ListSilverDirectories"
     effect    = "Allow"
     actions   = ["s3:ListBucket"]
     resources = [local.silver_bucket_arn]
@@ -115,19 +131,33 @@ data "aws_iam_policy_document" "write_silver" {
       values = [
         var.silver_prefix,
         "${var.silver_prefix}/*",
-        "${var.silver_prefix}_$folder$",
         var.quarantine_prefix,
         "${var.quarantine_prefix}/",
-        "${var.quarantine_prefix}_$folder$",
         local.silver_quarantine_prefix,
         "${local.silver_quarantine_prefix}/*",
-        "${local.silver_quarantine_prefix}_$folder$",
+        local.commit_parent,
+        "${local.commit_parent}/",
+        local.commit_prefix,
+        "${local.commit_prefix}/*",
       ]
     }
   }
 
   statement {
-    sid    = "ReadWriteSilverAndQuarantine"
+    sid     = "ProbeSilverDirectories"
+    effect  = "Allow"
+    actions = ["s3:GetObject"]
+    resources = [
+      "${local.silver_bucket_arn}/${var.silver_prefix}",
+      "${local.silver_bucket_arn}/${var.quarantine_prefix}",
+      "${local.silver_bucket_arn}/${local.silver_quarantine_prefix}",
+      "${local.silver_bucket_arn}/${local.commit_parent}",
+      "${local.silver_bucket_arn}/${local.commit_prefix}",
+    ]
+  }
+
+  statement {
+    sid    = "ReadWriteSilverDirectories"
     effect = "Allow"
     actions = [
       "s3:DeleteObject",
@@ -137,9 +167,15 @@ data "aws_iam_policy_document" "write_silver" {
     resources = [
       "${local.silver_bucket_arn}/${var.silver_prefix}/*",
       "${local.silver_bucket_arn}/${var.silver_prefix}_$folder$",
-      "${local.silver_bucket_arn}/${var.quarantine_prefix}_$folder$",
       "${local.silver_bucket_arn}/${local.silver_quarantine_prefix}/*",
       "${local.silver_bucket_arn}/${local.silver_quarantine_prefix}_$folder$",
+      "${local.silver_bucket_arn}/${local.commit_prefix}/*",
+      "${local.silver_bucket_arn}/${local.commit_prefix}_$folder$",
+      # the parents' directory markers only, nothing below them
+      "${local.silver_bucket_arn}/${var.quarantine_prefix}/",
+      "${local.silver_bucket_arn}/${var.quarantine_prefix}_$folder$",
+      "${local.silver_bucket_arn}/${local.commit_parent}/",
+      "${local.silver_bucket_arn}/${local.commit_parent}_$folder$",
     ]
   }
 }
@@ -154,8 +190,15 @@ data "aws_iam_policy_document" "use_temp_dir" {
     condition {
       test     = "StringLike"
       variable = "s3:prefix"
-      values   = [local.temp_prefix, "${local.temp_prefix}/*", "${local.temp_prefix}_$folder$"]
+      values   = [local.temp_prefix, "${local.temp_prefix}/*"]
     }
+  }
+
+  statement {
+    sid       = "ProbeOwnTempPrefix"
+    effect    = "Allow"
+    actions   = ["s3:GetObject"]
+    resources = ["${local.temp_bucket_arn}/${local.temp_prefix}"]
   }
 
   statement {
@@ -284,15 +327,14 @@ resource "aws_iam_role_policy" "this" {
 
 # --- Logs --------------------------------------------------------------------------------------
 
-# Glue 5 writes driver/executor logs to <prefix>/output and <prefix>/error; with a security
-# configuration that encrypts CloudWatch Logs the prefix is /aws-glue/jobs/<config>-role/<role>.
-# Creating the groups here gives them a retention and the KMS key instead of Glue's
-# never-expiring defaults.
+# Created here (with a retention and the lake key) instead of by Glue on the first run, under
+# the names that --custom-logGroup-prefix gives them. Whether Glue keeps these names when the
+# security configuration encrypts CloudWatch Logs is on docs/deploy-checklist.md.
 resource "aws_cloudwatch_log_group" "this" {
   for_each = toset(["output", "error"])
 
   #checkov:skip=CKV_AWS_338:Operational Spark logs: 14 days (variable) covers incident response; the durable record of each run is its output in S3 and the job-run history in Glue.
-  name              = "/aws-glue/jobs/${var.security_configuration_name}-role/${local.role_name}/${each.key}"
+  name              = "${local.log_group_prefix}/${each.key}"
   retention_in_days = var.log_retention_days
   kms_key_id        = var.kms_key_arn
 
@@ -340,6 +382,7 @@ resource "aws_glue_job" "this" {
     "--enable-spark-ui"              = "true"
     "--spark-event-logs-path"        = "s3://${var.temp_bucket_name}/${local.temp_prefix}/spark-event-logs/"
     "--TempDir"                      = "s3://${var.temp_bucket_name}/${local.temp_prefix}/temporary/"
+    "--custom-logGroup-prefix"       = local.log_group_prefix
 
     "--bronze_path"     = "s3://${var.bronze_bucket_name}/${var.bronze_prefix}/"
     "--silver_path"     = "s3://${var.silver_bucket_name}/${var.silver_prefix}/"
@@ -365,102 +408,4 @@ resource "aws_glue_trigger" "schedule" {
   }
 
   tags = var.tags
-}
-
-# --- Failure alert -----------------------------------------------------------------------------
-
-resource "aws_sns_topic" "alerts" {
-  name              = "${var.job_name}-alerts"
-  display_name      = "${var.job_name} alerts"
-  kms_master_key_id = var.kms_key_arn
-
-  tags = var.tags
-}
-
-data "aws_iam_policy_document" "alerts_topic" {
-  statement {
-    sid       = "EventBridgePublishesJobFailures"
-    effect    = "Allow"
-    actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.alerts.arn]
-
-    principals {
-      type        = "Service"
-      identifiers = ["events.amazonaws.com"]
-    }
-
-    condition {
-      test     = "ArnEquals"
-      variable = "aws:SourceArn"
-      values   = [aws_cloudwatch_event_rule.job_failed.arn]
-    }
-  }
-
-  statement {
-    sid       = "CloudWatchAlarmsOfThisAccountPublish"
-    effect    = "Allow"
-    actions   = ["sns:Publish"]
-    resources = [aws_sns_topic.alerts.arn]
-
-    principals {
-      type        = "Service"
-      identifiers = ["cloudwatch.amazonaws.com"]
-    }
-
-    condition {
-      test     = "StringEquals"
-      variable = "aws:SourceAccount"
-      values   = [local.account_id]
-    }
-  }
-}
-
-resource "aws_sns_topic_policy" "alerts" {
-  arn    = aws_sns_topic.alerts.arn
-  policy = data.aws_iam_policy_document.alerts_topic.json
-}
-
-resource "aws_sns_topic_subscription" "email" {
-  count = var.alert_email == null ? 0 : 1
-
-  topic_arn = aws_sns_topic.alerts.arn
-  protocol  = "email"
-  endpoint  = var.alert_email
-}
-
-resource "aws_cloudwatch_event_rule" "job_failed" {
-  name        = "${var.job_name}-failed"
-  description = "A run of ${var.job_name} ended FAILED, TIMEOUT or ERROR."
-
-  event_pattern = jsonencode({
-    source        = ["aws.glue"]
-    "detail-type" = ["Glue Job State Change"]
-    detail = {
-      jobName = [aws_glue_job.this.name]
-      state   = ["FAILED", "TIMEOUT", "ERROR"]
-    }
-  })
-
-  tags = var.tags
-}
-
-# depends_on: publishing is allowed by the topic policy, not by a role, so the policy must be in
-# place before the first event flows.
-resource "aws_cloudwatch_event_target" "job_failed" {
-  rule      = aws_cloudwatch_event_rule.job_failed.name
-  target_id = "sns-alerts"
-  arn       = aws_sns_topic.alerts.arn
-
-  input_transformer {
-    input_paths = {
-      job     = "$.detail.jobName"
-      run     = "$.detail.jobRunId"
-      state   = "$.detail.state"
-      message = "$.detail.message"
-      time    = "$.time"
-    }
-    input_template = "\"Glue job <job> ended <state> at <time> (run <run>): <message>\""
-  }
-
-  depends_on = [aws_sns_topic_policy.alerts]
 }

@@ -24,11 +24,6 @@ output "script_s3_uri" {
 }
 
 output "cloudwatch_log_group_names" {
-  description = "The job's CloudWatch log groups, keyed by stream kind (output, error)."
+  description = "The job's CloudWatch log groups, keyed by kind: output (the script's stdout, with the run summary line) and error (Glue and Spark logs)."
   value       = { for kind, group in aws_cloudwatch_log_group.this : kind => group.name }
-}
-
-output "sns_topic_arn" {
-  description = "ARN of the alert topic (job failures; also used by the ingestion failure alarm)."
-  value       = aws_sns_topic.alerts.arn
 }

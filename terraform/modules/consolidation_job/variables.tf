@@ -34,22 +34,22 @@ variable "silver_bucket_name" {
 }
 
 variable "bronze_prefix" {
-  description = "Prefix of the bronze table in the bronze bucket (read recursively, with the job bookmark)."
+  description = "Top-level folder of the bronze table in the bronze bucket (read recursively, with the job bookmark)."
   type        = string
 
   validation {
-    condition     = can(regex("^[a-z0-9_]+(/[a-z0-9_]+)*$", var.bronze_prefix))
-    error_message = "bronze_prefix must be a key prefix without leading or trailing slash, e.g. car_data."
+    condition     = can(regex("^[a-z0-9_]+$", var.bronze_prefix))
+    error_message = "bronze_prefix must be a single folder name, e.g. car_data (the role's grants cover that folder, not parents of a nested one)."
   }
 }
 
 variable "silver_prefix" {
-  description = "Prefix of the silver table in the silver bucket."
+  description = "Top-level folder of the silver table in the silver bucket (also names the quarantine and commit folders: <quarantine_prefix>/<silver_prefix>/, _commits/<silver_prefix>/)."
   type        = string
 
   validation {
-    condition     = can(regex("^[a-z0-9_]+(/[a-z0-9_]+)*$", var.silver_prefix))
-    error_message = "silver_prefix must be a key prefix without leading or trailing slash, e.g. car_telemetry."
+    condition     = can(regex("^[a-z0-9_]+$", var.silver_prefix))
+    error_message = "silver_prefix must be a single folder name, e.g. car_telemetry (the role's grants cover that folder, not parents of a nested one)."
   }
 }
 
@@ -103,13 +103,28 @@ variable "number_of_workers" {
 }
 
 variable "timeout_minutes" {
-  description = "Run timeout in minutes; a run that exceeds it ends TIMEOUT (and alerts) without committing its bookmark."
+  description = "Run timeout in minutes; a run that exceeds it ends TIMEOUT (and alerts) without committing its bookmark. Must be shorter than the schedule's interval."
   type        = number
-  default     = 60
+  default     = 45
 
   validation {
     condition     = var.timeout_minutes >= 1 && var.timeout_minutes <= 2880
     error_message = "timeout_minutes must be between 1 and 2880."
+  }
+
+  # One run at a time (max_concurrent_runs = 1): a run still going when the next trigger fires
+  # makes that trigger's run fail with ConcurrentRunsExceeded. The interval is read from the
+  # schedule's minute and hour fields: "M */H" (every H hours), "M *" (hourly), "*/N *" or
+  # "M/N *" (every N minutes), "M H" (daily); other forms are not checked.
+  validation {
+    condition = var.timeout_minutes < (
+      can(regex("^cron\\(\\d+ \\* ", var.schedule)) ? 60 :
+      can(regex("^cron\\(\\d+ (\\*|\\d+)/\\d+ ", var.schedule)) ? 60 * tonumber(regex("^cron\\(\\d+ (?:\\*|\\d+)/(\\d+) ", var.schedule)[0]) :
+      can(regex("^cron\\((\\*|\\d+)/\\d+ \\* ", var.schedule)) ? tonumber(regex("^cron\\((?:\\*|\\d+)/(\\d+) \\* ", var.schedule)[0]) :
+      can(regex("^cron\\(\\d+ \\d+ \\* \\* \\? \\*\\)$", var.schedule)) ? 1440 :
+      2881
+    )
+    error_message = "timeout_minutes must be shorter than the interval of schedule: with one run at a time, a run that is still going when the next trigger fires makes that run fail (ConcurrentRunsExceeded)."
   }
 }
 
@@ -132,6 +147,12 @@ variable "execution_class" {
   validation {
     condition     = contains(["STANDARD", "FLEX"], var.execution_class)
     error_message = "execution_class must be STANDARD or FLEX."
+  }
+
+  # AWS Glue runs FLEX only on G.1X and G.2X workers; CreateJob fails otherwise.
+  validation {
+    condition     = var.execution_class != "FLEX" || contains(["G.1X", "G.2X"], var.worker_type)
+    error_message = "execution_class FLEX is only available with worker_type G.1X or G.2X."
   }
 }
 
@@ -181,17 +202,6 @@ variable "log_retention_days" {
   validation {
     condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
     error_message = "log_retention_days must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ... 3653)."
-  }
-}
-
-variable "alert_email" {
-  description = "E-mail address subscribed to the job's failure alerts; null for no subscription (subscribe other endpoints to the topic yourself)."
-  type        = string
-  default     = null
-
-  validation {
-    condition     = var.alert_email == null || can(regex("^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$", var.alert_email))
-    error_message = "alert_email must be an e-mail address or null."
   }
 }
 

@@ -98,7 +98,7 @@ data "aws_iam_policy_document" "key" {
       variable = "kms:EncryptionContext:aws:logs:arn"
       values = [
         "${local.log_group_arn_prefix}/aws/lambda/${var.name_prefix}-*",
-        "${local.log_group_arn_prefix}/aws-glue/jobs/${local.security_configuration_name}-role/*",
+        "${local.log_group_arn_prefix}/aws-glue/jobs/${var.name_prefix}-*",
         "${local.log_group_arn_prefix}/aws-glue/crawlers-role/*-${local.security_configuration_name}",
       ]
     }

@@ -3,6 +3,7 @@
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
+data "aws_region" "current" {}
 
 locals {
   account_id         = data.aws_caller_identity.current.account_id
@@ -176,6 +177,14 @@ resource "aws_lambda_function" "this" {
   }
 
   tags = var.tags
+
+  lifecycle {
+    # CreateFunction rejects a layer of another region; say so at plan time instead.
+    precondition {
+      condition     = alltrue([for arn in var.layer_arns : split(":", arn)[3] == data.aws_region.current.region])
+      error_message = "Every layer ARN must be in the function's region (${data.aws_region.current.region}): ${join(", ", var.layer_arns)}."
+    }
+  }
 
   depends_on = [aws_iam_role_policy.this]
 }
