@@ -454,6 +454,20 @@ class Files:
     def list_dirs(self, path: str) -> list[str]:
         return sorted(s.getPath().getName() for s in self._children(path) if s.isDirectory())
 
+    def list_tree(self, path: str, suffix: str) -> list[str]:
+        """Every visible file below a folder whose name ends with `suffix`, as full paths."""
+        fs, jpath = self._resolve(path)
+        if not fs.exists(jpath):
+            return []
+        found, files = [], fs.listFiles(jpath, True)
+        root = fs.makeQualified(jpath).toString().rstrip("/")
+        while files.hasNext():
+            full = files.next().getPath().toString()
+            parts = full[len(root) :].strip("/").split("/")
+            if full.endswith(suffix) and all(_visible(p) for p in parts):
+                found.append(full)
+        return sorted(found)
+
     def read_text(self, path: str) -> str:
         fs, jpath = self._resolve(path)
         stream = fs.open(jpath)
@@ -583,6 +597,7 @@ class Commit:
     root: str
     run_id: str
     tables: list[dict] = field(default_factory=list)
+    schema: dict[str, str] = field(default_factory=dict)
 
     def staged(self, table: str) -> str:
         return f"{self.root}/{self.run_id}/{table}"
@@ -607,14 +622,21 @@ class Commit:
                 ]
         return found
 
-    def write_manifest(self, bronze: dict) -> None:
-        manifest = {"version": 1, "run_id": self.run_id, "bronze": bronze, "tables": self.tables}
+    def write_manifest(self, bronze: dict, schema: dict[str, T.DataType]) -> None:
+        self.schema = {name: dtype.json() for name, dtype in sorted(schema.items())}
+        manifest = {
+            "version": 1,
+            "run_id": self.run_id,
+            "bronze": bronze,
+            "tables": self.tables,
+            "schema": self.schema,
+        }
         self.files.write_text(f"{self.root}/{self.run_id}.json", json.dumps(manifest) + "\n")
         fault_point("manifest_written")
 
     def finish(self, table_paths: dict[str, str]) -> None:
         """Replaces the partitions and writes the done marker."""
-        apply_manifest(self.files, f"{self.root}/{self.run_id}", self.tables, table_paths)
+        apply_manifest(self.files, self.root, self.run_id, self.tables, table_paths, self.schema)
         self.files.write_text(f"{self.root}/{self.run_id}.done", "")
         fault_point("marked_done")
 
@@ -627,9 +649,15 @@ def _visible(name: str) -> bool:
 
 
 def apply_manifest(
-    files: Files, staging: str, tables: list[dict], table_paths: dict[str, str]
+    files: Files,
+    root: str,
+    run_id: str,
+    tables: list[dict],
+    table_paths: dict[str, str],
+    schema: dict[str, str],
 ) -> None:
-    """Copies each staged partition's files into the table, then deletes its other files.
+    """Copies each staged partition's files into the table, then deletes its other files; then
+    records the column types the replaced partitions hold (the schema registry).
 
     The manifest names tables, not paths: a lake moved with an unfinished commit in it is
     finished where it is now (`table_paths` come from the run's own arguments).
@@ -638,13 +666,14 @@ def apply_manifest(
         for part, names in sorted(table["partitions"].items()):
             target = f"{table_paths[table['table']]}/{part}"
             for name in names:
-                files.copy(f"{staging}/{table['table']}/{part}/{name}", f"{target}/{name}")
+                files.copy(f"{root}/{run_id}/{table['table']}/{part}/{name}", f"{target}/{name}")
             fault_point("partition_copied")
             keep = set(names)
             for name in files.list_files(target):
                 if name not in keep:
                     files.delete(f"{target}/{name}")
             fault_point("partition_replaced")
+    files.write_text(f"{root}/{SCHEMA_REGISTRY}", json.dumps(schema, indent=1) + "\n")
     fault_point("applied")
 
 
@@ -664,14 +693,14 @@ def recover(files: Files, root: str, table_paths: dict[str, str]) -> dict | None
     """
     recovered = None
     names = files.list_files(root)
-    for name in [n for n in names if n.endswith(".json")]:
+    for name in [n for n in names if n.endswith(".json") and _visible(n)]:
         run_id = name[: -len(".json")]
         try:
             manifest = json.loads(files.read_text(f"{root}/{name}"))
         except ValueError:  # a manifest torn by the kill (local disk only): nothing applied yet
             manifest = None
         if manifest is not None and f"{run_id}.done" not in names:
-            apply_manifest(files, f"{root}/{run_id}", manifest["tables"], table_paths)
+            apply_manifest(files, root, run_id, manifest["tables"], table_paths, manifest["schema"])
             files.write_text(f"{root}/{run_id}.done", "")
             recovered = {
                 "run_id": run_id,
@@ -679,7 +708,8 @@ def recover(files: Files, root: str, table_paths: dict[str, str]) -> dict | None
             }
         clean_up(files, root, run_id)
     for name in files.list_files(root):  # done markers whose manifest is already gone
-        files.delete(f"{root}/{name}")
+        if name.endswith(".done"):
+            files.delete(f"{root}/{name}")
     for name in files.list_dirs(root):  # staging of runs that never wrote a manifest
         files.delete(f"{root}/{name}", recursive=True)
     fault_point("recovered")
@@ -712,24 +742,109 @@ class BronzeSource(Protocol):
     def lock(self) -> contextlib.AbstractContextManager:
         """Held for the whole run: one writer at a time."""
 
-    def read(self, spark: SparkSession) -> tuple[DataFrame | None, list[str] | None]:
-        """New bronze rows (None when there are none) and, if known, the files they come from."""
+    def new_files(self, spark: SparkSession) -> list[str]:
+        """The bronze files this run must read (all of them on a full refresh)."""
 
     def commit(self) -> None:
         """Records the batch as processed; called only after every write succeeded."""
 
 
-def read_bronze_files(spark: SparkSession, paths: list[str]) -> DataFrame:
-    return spark.read.option("mergeSchema", "true").parquet(*paths)
+# --- Schema drift: the bronze files' types, conformed to the types silver already has -----------
+RESCUED_COL = "_rescued_data"
+SCHEMA_REGISTRY = "_schema.json"  # in the commit root: every flat bronze column's type so far
+# Columns whose bronze type the contract fixes (the Lambda writes them so).
+CONTRACT_FLAT_TYPES = {
+    **REQUIRED_BRONZE_COLUMNS,
+    **ENRICH_INPUTS,
+    TRIP_TS_COL: T.StringType(),
+    VALID_UNTIL_COL: T.StringType(),
+    "source_bucket": T.StringType(),
+}
+# Silver columns that are not bronze columns, or not with their bronze type.
+DERIVED_COLUMNS = (
+    EVENT_TS_COL,
+    TRIP_TS_COL,
+    VALID_UNTIL_COL,
+    "fuel_level_percentage",
+    "km_per_liter",
+    *PARTITION_COLS,
+    RESCUED_COL,
+)
 
 
-def read_all_bronze(spark: SparkSession, bronze_path: str) -> DataFrame:
-    return (
-        spark.read.option("mergeSchema", "true")
-        .option("recursiveFileLookup", "true")
-        .option("pathGlobFilter", "*.parquet")
-        .parquet(bronze_path)
-    )
+def read_bronze_groups(spark: SparkSession, paths: list[str]) -> list[DataFrame]:
+    """The bronze files as DataFrames of one schema each, flattened: one merged read when the
+    files agree, else one read per distinct file schema, so a type conflict never fails a run."""
+    try:
+        groups = [spark.read.option("mergeSchema", "true").parquet(*paths)]
+    except Exception as exc:  # AnalysisException / SparkException: "Failed to merge ..."
+        first_line = (str(exc).strip().splitlines() or [""])[0][:300]
+        logger.warning("bronze files disagree on types, read per schema: %s", first_line)
+        by_schema: dict[str, list[str]] = {}
+        for path in paths:
+            by_schema.setdefault(spark.read.parquet(path).schema.json(), []).append(path)
+        groups = [
+            spark.read.schema(T.StructType.fromJson(json.loads(key))).parquet(*group)
+            for key, group in sorted(by_schema.items())
+        ]
+    return [flatten(g.drop(*BRONZE_PARTITION_COLS)) for g in groups]
+
+
+def _type(value: str) -> T.DataType:
+    return T._parse_datatype_json_string(value)
+
+
+def load_registry(files: Files, spark: SparkSession, root: str, silver_path: str) -> dict:
+    """Column -> type of every flat bronze column silver holds. Kept beside the manifests; an
+    older lake without it gets it from silver's own schema once."""
+    path = f"{root}/{SCHEMA_REGISTRY}"
+    if files.exists(path):
+        return {name: _type(value) for name, value in json.loads(files.read_text(path)).items()}
+    if not files.exists(silver_path):
+        return {}
+    schema = spark.read.option("mergeSchema", "true").parquet(silver_path).schema
+    return {f.name: f.dataType for f in schema.fields if f.name not in DERIVED_COLUMNS}
+
+
+def conform(
+    groups: list[DataFrame], registry: dict[str, T.DataType]
+) -> tuple[DataFrame, dict[str, T.DataType], list[str]]:
+    """One batch with one type per column: silver's type where silver has the column, else the
+    type most rows of the batch have (ties: the smaller type name). A value of another type is
+    set to null in its column and kept, as JSON, under its column name in `_rescued_data`.
+
+    Returns the batch, the types of every column now known, and the columns with rescued values.
+    """
+    target = {**registry, **CONTRACT_FLAT_TYPES}
+    candidates: dict[str, dict[str, list[int]]] = {}
+    for i, group in enumerate(groups):
+        for f in group.schema.fields:
+            if f.name not in target:
+                candidates.setdefault(f.name, {}).setdefault(f.dataType.json(), []).append(i)
+    rows: list[int] = [0] * len(groups)
+    if any(len(by_type) > 1 for by_type in candidates.values()):
+        rows = [g.count() for g in groups]  # only when a new column's type is disputed
+    for name, by_type in sorted(candidates.items()):
+        best = min(by_type.items(), key=lambda kv: (-sum(rows[i] for i in kv[1]), kv[0]))
+        target[name] = _type(best[0])
+    out: DataFrame | None = None
+    rescued_names: set[str] = set()
+    for group in groups:
+        columns, rescued = [], []
+        for f in group.schema.fields:
+            if f.dataType == target[f.name]:
+                columns.append(_col(f.name))
+            else:
+                columns.append(F.lit(None).cast(target[f.name]).alias(f.name))
+                rescued.append(f.name)
+        rescued_names.update(rescued)
+        if rescued:
+            as_json = F.to_json(F.struct(*[_col(n).alias(n) for n in rescued]))
+            columns.append(F.when(as_json != "{}", as_json).alias(RESCUED_COL))
+        else:
+            columns.append(F.lit(None).cast("string").alias(RESCUED_COL))
+        out = union_by_name(out, group.select(*columns))
+    return out, target, sorted(rescued_names)
 
 
 class ConcurrentRunError(RuntimeError):
@@ -798,17 +913,16 @@ class LocalBookmark:
                 with contextlib.suppress(OSError):
                     folder.rmdir()
 
-    def read(self, spark: SparkSession) -> tuple[DataFrame | None, list[str] | None]:
+    def new_files(self, spark: SparkSession) -> list[str]:
         seen = self.load()
         current = list_parquet_files(self.bronze_path)
         new = (
             current if self.full_refresh else {p: m for p, m in current.items() if seen.get(p) != m}
         )
-        if not new:
-            return None, []
-        self._pending = {**seen, **new}
+        if new:
+            self._pending = {**seen, **new}
         root = _local(self.bronze_path)
-        return read_bronze_files(spark, [str(root / p) for p in sorted(new)]), sorted(new)
+        return [str(root / p) for p in sorted(new)]
 
     def commit(self) -> None:
         if self._pending is None:
@@ -852,21 +966,27 @@ class GlueBookmark:
     def lock(self) -> contextlib.AbstractContextManager:
         return contextlib.nullcontext()
 
-    def read(self, spark: SparkSession) -> tuple[DataFrame | None, list[str] | None]:
-        if self.full_refresh:
-            # A full refresh ignores the bookmark: every bronze file, no transformation_ctx.
-            df = read_all_bronze(spark, self.bronze_path)
-        else:
-            dyf = self.glue_context.create_dynamic_frame.from_options(
-                connection_type="s3",
-                connection_options={"paths": [self.bronze_path + "/"], "recurse": True},
-                format="parquet",
-                transformation_ctx=BOOKMARK_CTX,
+    def new_files(self, spark: SparkSession) -> list[str]:
+        """The bookmark's new files; the job then reads them itself, as it does locally, so
+        that no type conflict is left to DynamicFrame choice types."""
+        if self.full_refresh:  # every bronze file, without the bookmark context
+            return Files(spark).list_tree(self.bronze_path, ".parquet")
+        dyf = self.glue_context.create_dynamic_frame.from_options(
+            connection_type="s3",
+            connection_options={"paths": [self.bronze_path + "/"], "recurse": True},
+            format="parquet",
+            transformation_ctx=BOOKMARK_CTX,
+        )
+        df = dyf.toDF()
+        if not df.columns:
+            return []
+        names = [r[0] for r in df.select(F.input_file_name()).distinct().collect()]
+        if any(not n for n in names):
+            raise RuntimeError(
+                "the bookmarked bronze read gave rows without a source file name; refusing to"
+                " guess which bronze files are new"
             )
-            df = dyf.toDF()
-        if not df.columns or df.isEmpty():
-            return None, []
-        return df, None
+        return sorted(names)
 
     def commit(self) -> None:
         self.job.commit()
@@ -929,10 +1049,16 @@ def _run(spark: SparkSession, config: JobConfig, source: BronzeSource) -> dict:
         "partitions_written_count": 0,
         "quarantine_partitions_written": [],
     }
-    raw, bronze_files = source.read(spark)
-    watch.lap("read_bronze")
-    if raw is None and config.full_refresh:
+    bronze_files = source.new_files(spark)
+    if bronze_files:
+        registry = load_registry(files, spark, commit.root, config.silver_path)
+        raw, known, rescued = conform(read_bronze_groups(spark, bronze_files), registry)
+    elif config.full_refresh:  # no bronze at all: silver is still rebuilt from itself
         raw = spark.createDataFrame([], T.StructType([T.StructField(KEY_COL, T.StringType())]))
+        known, rescued = load_registry(files, spark, commit.root, config.silver_path), []
+    else:
+        raw = None
+    watch.lap("read_bronze")
     if raw is None:
         source.commit()
         watch.lap("commit")
@@ -944,15 +1070,14 @@ def _run(spark: SparkSession, config: JobConfig, source: BronzeSource) -> dict:
         }
 
     batch = (
-        flatten(raw.drop(*BRONZE_PARTITION_COLS))
-        .transform(ensure_columns, REQUIRED_BRONZE_COLUMNS)
+        raw.transform(ensure_columns, REQUIRED_BRONZE_COLUMNS)
         .transform(with_reject_reason, config.source_timezone)
         .persist()
     )
-    stats = batch_stats(batch)
-    summary["bronze_files_read"] = len(
-        bronze_files if bronze_files is not None else stats["sources"]
-    )
+    stats = batch_stats(batch, rescued)
+    summary["bronze_files_read"] = len(bronze_files)
+    summary["values_rescued"] = {c: stats[f"rescued:{c}"] for c in rescued if stats[f"rescued:{c}"]}
+    summary["values_rescued_total"] = sum(summary["values_rescued"].values())
     summary["bronze_records_read"] = stats["records"]
     summary["rows_rejected"] = {r: stats[r] for r in REJECT_REASONS if stats[r]}
     summary["rows_rejected_total"] = sum(summary["rows_rejected"].values())
@@ -985,7 +1110,8 @@ def _run(spark: SparkSession, config: JobConfig, source: BronzeSource) -> dict:
             {
                 "files": bronze_files,
                 "sources": sorted({s[SOURCE_FILE_COL] or "" for s in stats["sources"]}),
-            }
+            },
+            known,
         )
         commit.finish(table_paths)
     watch.lap("replace")
@@ -996,8 +1122,9 @@ def _run(spark: SparkSession, config: JobConfig, source: BronzeSource) -> dict:
     return {**summary, "status": "ok", "seconds": watch.seconds, "run_seconds": watch.total()}
 
 
-def batch_stats(batch: DataFrame):
-    """One pass over the cached batch: counts by reason, sources, the partitions it touches."""
+def batch_stats(batch: DataFrame, rescued: list[str]):
+    """One pass over the cached batch: counts by reason and of rescued values by column,
+    sources, the partitions it touches."""
     rejected = F.col(REJECT_REASON_COL).isNotNull()
     event_day = _padded_parts(F.col(PARSED_TS_COL), PARTITION_COLS)
     ingest_day = _padded_parts(F.col(INGESTION_TS_COL), QUARANTINE_PARTITION_COLS)
@@ -1005,6 +1132,12 @@ def batch_stats(batch: DataFrame):
         F.count(F.lit(1)).alias("records"),
         F.collect_set(F.struct(INGESTION_TS_COL, SOURCE_FILE_COL)).alias("sources"),
         *[F.sum((F.col(REJECT_REASON_COL) == r).cast("long")).alias(r) for r in REJECT_REASONS],
+        *[
+            F.count(F.get_json_object(RESCUED_COL, "$['" + c.replace("'", "\\'") + "']")).alias(
+                f"rescued:{c}"
+            )
+            for c in rescued
+        ],
         F.collect_set(F.when(~rejected, F.struct(*event_day.values()))).alias("silver_parts"),
         F.collect_set(F.when(rejected, F.struct(*ingest_day.values()))).alias("quarantine_parts"),
     ).first()

@@ -46,7 +46,9 @@ class FakeGlue:
             def from_options(self, **kwargs):
                 fake.calls.append(("create_dynamic_frame.from_options", kwargs))
                 path = kwargs["connection_options"]["paths"][0]
-                return DynamicFrame(job.read_all_bronze(fake.spark, path))
+                # Glue's reader stands in as a plain recursive read (input_file_name() works)
+                read = fake.spark.read.option("recursiveFileLookup", "true")
+                return DynamicFrame(read.option("mergeSchema", "true").parquet(path))
 
         class GlueContext:
             def __init__(self, sc):

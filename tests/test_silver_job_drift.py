@@ -1,0 +1,133 @@
+"""Schema drift outside the contract: a field whose type changes between (or within) uploads
+never fails a run and never loses a value. Silver keeps the first type a column had; a value of
+another type goes, as JSON under its column name, into `_rescued_data` with its row."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import silver_consolidation_job as job
+from bronze_factory import V1_SCHEMA, record, write_bronze
+from pyspark.sql import types as T
+
+D29, D30 = "Wed, 29 Oct 2025 11:00:00", "Thu, 30 Oct 2025 11:00:00"
+
+
+def with_extra(**fields: pa.DataType) -> pa.Schema:
+    schema = V1_SCHEMA
+    for name, dtype in fields.items():
+        schema = schema.append(pa.field(name, dtype))
+    return schema
+
+
+FIRST = {  # the types silver learns first
+    "x": pa.float64(),
+    "s": pa.struct([("a", pa.float64())]),
+    "tags": pa.list_(pa.string()),
+    "flag": pa.bool_(),
+}
+DRIFTED = {"x": pa.string(), "s": pa.string(), "tags": pa.string(), "flag": pa.float64()}
+
+
+class Lake:
+    def __init__(self, root):
+        self.bronze = root / "bronze" / "car_data"
+        self.silver = root / "silver" / "car_telemetry"
+        self.config = job.JobConfig(
+            bronze_path=str(self.bronze),
+            silver_path=str(self.silver),
+            quarantine_path=str(root / "silver" / "quarantine" / "car_telemetry"),
+            state_path=str(root / "state"),
+        )
+
+    def run(self, spark, full_refresh=False):
+        config = job.JobConfig(**{**self.config.__dict__, "full_refresh": full_refresh})
+        return job.run(spark, config)
+
+    def silver_df(self, spark):
+        return spark.read.option("mergeSchema", "true").parquet(str(self.silver))
+
+
+def rows(df, *columns):
+    return sorted(
+        (tuple(r[c] for c in columns) for r in df.collect()), key=lambda t: str(t[0]) + str(t)
+    )
+
+
+def test_values_of_another_type_in_a_later_run_are_rescued_and_silver_keeps_its_types(
+    spark, tmp_path
+):
+    lake = Lake(tmp_path)
+    first = record("A", 1.0, D29, x=10.5, s={"a": 2.0}, tags=["p", "q"], flag=True)
+    write_bronze(lake.bronze, "first", [first], schema=with_extra(**FIRST), mtime=1_700_000_000)
+    lake.run(spark)
+    drifted = record("B", 1.0, D29, x="ten", s="flat", tags="p,q", flag=1.0)
+    write_bronze(lake.bronze, "drift", [drifted], schema=with_extra(**DRIFTED), mtime=1_700_000_100)
+
+    summary = lake.run(spark)  # used to fail: "Failed to merge incompatible data types"
+
+    assert summary["status"] == "ok"
+    assert (summary["values_rescued"], summary["values_rescued_total"]) == (
+        {"flag": 1, "tags": 1, "x": 1},
+        3,
+    )
+    silver = lake.silver_df(spark)
+    types = {f.name: f.dataType for f in silver.schema.fields}
+    assert (types["x"], types["tags"], types["flag"], types["s_a"]) == (
+        T.DoubleType(),
+        T.ArrayType(T.StringType()),
+        T.BooleanType(),
+        T.DoubleType(),
+    )
+    # A scalar where a struct was is another path (s, not s_a): its own column, nothing lost.
+    assert types["s"] == T.StringType()
+    got = rows(silver, "carChassis", "x", "tags", "flag", "s_a", "s", "_rescued_data")
+    assert [g[:6] for g in got] == [
+        ("A", 10.5, ["p", "q"], True, 2.0, None),
+        ("B", None, None, None, None, "flat"),
+    ]
+    assert got[0][6] is None
+    assert json.loads(got[1][6]) == {"x": "ten", "tags": "p,q", "flag": 1.0}
+
+
+def test_a_type_conflict_inside_one_batch_keeps_the_type_most_rows_have(spark, tmp_path):
+    lake = Lake(tmp_path)
+    many = [record(c, 1.0, D29, y=float(i), s={"a": 1.0}) for i, c in enumerate("AB")]
+    few = [record("C", 1.0, D30, y="seven", s="scalar")]
+    extra_many = with_extra(y=pa.float64(), s=pa.struct([("a", pa.float64())]))
+    write_bronze(lake.bronze, "many", many, schema=extra_many)
+    write_bronze(lake.bronze, "few", few, schema=with_extra(y=pa.string(), s=pa.string()))
+
+    summary = lake.run(spark)  # the files cannot even be merged (struct s vs string s)
+
+    assert (summary["status"], summary["values_rescued"]) == ("ok", {"y": 1})
+    got = rows(lake.silver_df(spark), "carChassis", "y", "s_a", "s", "_rescued_data")
+    assert got == [
+        ("A", 0.0, 1.0, None, None),
+        ("B", 1.0, 1.0, None, None),
+        ("C", None, None, "scalar", '{"y":"seven"}'),
+    ]
+
+
+def test_a_full_refresh_over_bronze_holding_every_drift_gives_the_same_silver(spark, tmp_path):
+    lake = Lake(tmp_path)
+    batches = [
+        ("first", [record("A", 1.0, D29, x=1.5, s={"a": 1.0}, tags=["t"], flag=False)], FIRST),
+        ("drift", [record("B", 2.0, D29, x="n/a", s="s", tags="t", flag=0.0)], DRIFTED),
+        ("again", [record("C", 3.0, D30, x=3.0, s={"a": 3.0}, tags=["u"], flag=True)], FIRST),
+    ]
+    for i, (name, records, extra) in enumerate(batches):
+        write_bronze(
+            lake.bronze, name, records, schema=with_extra(**extra), mtime=1_700_000_000 + i
+        )
+        assert lake.run(spark)["status"] == "ok"
+    columns = ("carChassis", "x", "s_a", "s", "tags", "flag", "_rescued_data", "currentMileage")
+    incremental = rows(lake.silver_df(spark), *columns)
+
+    summary = lake.run(spark, full_refresh=True)
+
+    assert (summary["status"], summary["values_rescued"]) == ("ok", {"flag": 1, "tags": 1, "x": 1})
+    assert rows(lake.silver_df(spark), *columns) == incremental
+    assert [r[0] for r in incremental] == ["A", "B", "C"]
+    assert json.loads(incremental[1][6]) == {"x": "n/a", "tags": "t", "flag": 0.0}
