@@ -654,7 +654,7 @@ def apply_manifest(
     run_id: str,
     tables: list[dict],
     table_paths: dict[str, str],
-    schema: dict[str, str],
+    schema: dict[str, str] | None,
 ) -> None:
     """Copies each staged partition's files into the table, then deletes its other files; then
     records the column types the replaced partitions hold (the schema registry).
@@ -673,7 +673,8 @@ def apply_manifest(
                 if name not in keep:
                     files.delete(f"{target}/{name}")
             fault_point("partition_replaced")
-    files.write_text(f"{root}/{SCHEMA_REGISTRY}", json.dumps(schema, indent=1) + "\n")
+    if schema is not None:
+        files.write_text(f"{root}/{SCHEMA_REGISTRY}", json.dumps(schema, indent=1) + "\n")
     fault_point("applied")
 
 
@@ -700,7 +701,8 @@ def recover(files: Files, root: str, table_paths: dict[str, str]) -> dict | None
         except ValueError:  # a manifest torn by the kill (local disk only): nothing applied yet
             manifest = None
         if manifest is not None and f"{run_id}.done" not in names:
-            apply_manifest(files, root, run_id, manifest["tables"], table_paths, manifest["schema"])
+            schema = manifest.get("schema")  # (an intent of an older version of the job has none)
+            apply_manifest(files, root, run_id, manifest["tables"], table_paths, schema)
             files.write_text(f"{root}/{run_id}.done", "")
             recovered = {
                 "run_id": run_id,
