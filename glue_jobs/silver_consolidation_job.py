@@ -455,17 +455,16 @@ class Files:
         return sorted(s.getPath().getName() for s in self._children(path) if s.isDirectory())
 
     def list_tree(self, path: str, suffix: str) -> list[str]:
-        """Every visible file below a folder whose name ends with `suffix`, as full paths."""
+        """Every visible file below a folder whose name ends with `suffix`, relative to it."""
         fs, jpath = self._resolve(path)
         if not fs.exists(jpath):
             return []
         found, files = [], fs.listFiles(jpath, True)
         root = fs.makeQualified(jpath).toString().rstrip("/")
         while files.hasNext():
-            full = files.next().getPath().toString()
-            parts = full[len(root) :].strip("/").split("/")
-            if full.endswith(suffix) and all(_visible(p) for p in parts):
-                found.append(full)
+            rel = files.next().getPath().toString()[len(root) :].strip("/")
+            if rel.endswith(suffix) and all(_visible(p) for p in rel.split("/")):
+                found.append(rel)
         return sorted(found)
 
     def read_text(self, path: str) -> str:
@@ -602,25 +601,13 @@ class Commit:
     def staged(self, table: str) -> str:
         return f"{self.root}/{self.run_id}/{table}"
 
-    def add_table(self, table: str, names: tuple[str, ...]) -> None:
+    def add_table(self, table: str) -> None:
         """Records a staged table: each partition folder with the files Spark wrote there."""
-        staged = self.staged(table)
-        partitions = {}
-        for part in self._partition_dirs(staged, len(names)):
-            partitions[part] = [f for f in self.files.list_files(f"{staged}/{part}") if _visible(f)]
+        partitions: dict[str, list[str]] = {}
+        for rel in self.files.list_tree(self.staged(table), ".parquet"):
+            part, _, name = rel.rpartition("/")
+            partitions.setdefault(part, []).append(name)
         self.tables.append({"table": table, "partitions": partitions})
-
-    def _partition_dirs(self, path: str, depth: int) -> list[str]:
-        if depth == 0:
-            return [""]
-        found = []
-        for child in self.files.list_dirs(path):
-            if _visible(child):
-                found += [
-                    f"{child}/{rest}".rstrip("/")
-                    for rest in self._partition_dirs(f"{path}/{child}", depth - 1)
-                ]
-        return found
 
     def write_manifest(self, bronze: dict, schema: dict[str, T.DataType]) -> None:
         self.schema = {name: dtype.json() for name, dtype in sorted(schema.items())}
@@ -972,7 +959,8 @@ class GlueBookmark:
         """The bookmark's new files; the job then reads them itself, as it does locally, so
         that no type conflict is left to DynamicFrame choice types."""
         if self.full_refresh:  # every bronze file, without the bookmark context
-            return Files(spark).list_tree(self.bronze_path, ".parquet")
+            files = Files(spark).list_tree(self.bronze_path, ".parquet")
+            return [f"{self.bronze_path}/{rel}" for rel in files]
         dyf = self.glue_context.create_dynamic_frame.from_options(
             connection_type="s3",
             connection_options={"paths": [self.bronze_path + "/"], "recurse": True},
@@ -1092,7 +1080,7 @@ def _run(spark: SparkSession, config: JobConfig, source: BronzeSource) -> dict:
         keep = ranked.where(F.col("_rank") == 1).drop("_rank")
         write_staged(keep, commit.staged("silver"), PARTITION_COLS, KEY_COL)
         ranked.unpersist()
-        commit.add_table("silver", PARTITION_COLS)
+        commit.add_table("silver")
     summary["partitions_written_count"] = len(summary["partitions_written"])
     fault_point("staged_silver")
     watch.lap("stage_silver")
@@ -1101,7 +1089,7 @@ def _run(spark: SparkSession, config: JobConfig, source: BronzeSource) -> dict:
         touched = _sorted_parts(stats["quarantine_parts"])
         rows = quarantine_rows(spark, config, batch, touched)
         write_staged(rows, commit.staged("quarantine"), QUARANTINE_PARTITION_COLS, SOURCE_FILE_COL)
-        commit.add_table("quarantine", QUARANTINE_PARTITION_COLS)
+        commit.add_table("quarantine")
         summary["quarantine_partitions_written"] = ["-".join(p) for p in touched]
     fault_point("staged_quarantine")
     batch.unpersist()
