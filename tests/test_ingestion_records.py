@@ -81,7 +81,7 @@ BAD_KINDS = {
     ),
     "nested too deep": (
         json.dumps({"carChassis": "BAD", "x": deep(70)}),
-        "nested deeper than 64 levels (at field '" + ".".join(["x"] + ["a"] * 38) + ".a...')",
+        "nested deeper than 64 levels (at field '" + ".".join(["x"] + ["a"] * 38) + "...')",
     ),
 }
 
