@@ -261,8 +261,10 @@ class _Builder:
             return
         problems = {}
         for path, reason in self.names.problems(arr.type):
+            name, rest = path[0], path[1:]
             for i, item in enumerate(good):
-                if any(v is not None for v in _values_at(item.value, path)):
+                value = item.value.get(name)
+                if value is not None and any(v is not None for v in _values_at(value, rest)):
                     problems.setdefault(i, reason)
         if any(reason.startswith("nested deeper") for reason in problems.values()):
             # Arrow's filter recurses through the type and would overflow the stack on such a
