@@ -322,6 +322,23 @@ def test_types_are_fixed_by_the_first_chunk_that_gives_them(monkeypatch):
     ]
 
 
+def test_a_boolean_and_a_number_in_one_field_across_chunks_reject_the_later(monkeypatch):
+    monkeypatch.setattr(convert, "CHUNK_ROWS", 1)
+
+    assert rejected_of([{"f": True}, {"f": 1.5}]) == [
+        (1, "field 'f' holds incompatible types: boolean and number")
+    ]
+    assert rejected_of([{"f": 1.5}, {"f": True}]) == [
+        (1, "field 'f' holds incompatible types: number and boolean")
+    ]
+
+
+def test_known_gap_pyarrow_promotes_a_boolean_beside_a_fraction_within_one_chunk():
+    # README "Known limitations": pyarrow's inference makes both double within one chunk
+    table, rejected = convert_records([{"f": True}, {"f": 1.5}])
+    assert (rejected, table["f"].to_pylist()) == ([], [1.0, 1.5])
+
+
 def nested(depth: int, leaf, kind: str = "object"):
     """``leaf`` inside ``depth`` objects ``{"a": ...}`` or arrays: ``depth`` levels of fields."""
     value = leaf

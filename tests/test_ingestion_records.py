@@ -2,8 +2,8 @@
 with a real-shaped event. Expectations are counted from the uploaded file itself."""
 
 import copy
-import hashlib
 import datetime as dt
+import hashlib
 import json
 from pathlib import Path
 

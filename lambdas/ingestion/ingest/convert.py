@@ -281,7 +281,10 @@ class _Builder:
                 problems.setdefault(i, f"field {dotted(path)!r}: {value!r} is not a finite number")
         arr, good = self._drop(arr, good, problems)
         try:
-            self.type = _unify(self.type, _typed(arr))
+            typed = _typed(arr)
+            if self.type is not None and typed is not None and _conflict(self.type, typed):
+                raise pa.ArrowTypeError("kinds differ")  # e.g. boolean vs number: no promotion
+            self.type = _unify(self.type, typed)
         except _ARROW_ERRORS:  # the chunk disagrees with earlier ones: record by record
             arr, good = self._arrow(good, at_once=False)
             if arr is None:
@@ -322,10 +325,12 @@ class _Builder:
                 reason = _mixed([value]) or f"record cannot be converted to Arrow: {exc}"
                 self.rejected.append((item, reason))
                 continue
+            reason = current is not None and typed is not None and _conflict(current, typed)
             try:
-                current = _unify(current, typed)
+                current = current if reason else _unify(current, typed)
             except _ARROW_ERRORS:
-                reason = _conflict(current, typed) or "types differ from earlier records"
+                reason = "types differ from earlier records"
+            if reason:
                 self.rejected.append((item, reason))
                 continue
             kept.append(item._replace(value=value))
