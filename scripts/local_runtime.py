@@ -26,8 +26,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import handler
 import silver_consolidation_job as job
+from ingest import core, keys
 
 # Settings of every local session. Short-lived JVMs (tests, one-off runs) start much faster
 # with the C1 compiler alone (measured: a 3-test integration subset went from 91 s to 48 s).
@@ -94,8 +94,14 @@ class LocalStore:
             if_match is not None
             and if_match.strip('"') != hashlib.md5(data, usedforsecurity=False).hexdigest()
         ):
-            raise handler.SourceChanged(f"{self.path(bucket, key)} no longer has ETag {if_match}")
+            raise core.SourceChanged(f"{self.path(bucket, key)} no longer has ETag {if_match}")
         return data
+
+    def keys(self, bucket: str, prefix: str) -> list[str]:
+        """The keys under ``prefix`` (sorted; hidden temporary files left out), as S3 lists."""
+        root = self._roots[bucket]
+        found = (p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+        return sorted(k for k in found if k.startswith(prefix) and "/." not in f"/{k}")
 
     def put(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
         target = self.path(bucket, key)
@@ -115,8 +121,8 @@ def convert_local_file(
     landing_file: Path,
     bronze_root: Path,
     *,
-    bronze_prefix: str = handler.DEFAULT_BRONZE_PREFIX,
-    quarantine_prefix: str = handler.DEFAULT_QUARANTINE_PREFIX,
+    bronze_prefix: str = keys.DEFAULT_BRONZE_PREFIX,
+    quarantine_prefix: str = keys.DEFAULT_QUARANTINE_PREFIX,
     landing_root: Path | None = None,
     source_bucket: str = LOCAL_SOURCE_BUCKET,
     event_time: dt.datetime | None = None,
@@ -135,17 +141,18 @@ def convert_local_file(
     if event_time is None:
         event_time = dt.datetime.fromtimestamp(landing_file.stat().st_mtime, tz=dt.UTC)
     store = LocalStore({source_bucket: root, LOCAL_BRONZE_BUCKET: Path(bronze_root)})
-    source = handler.SourceObject(
+    source = core.SourceObject(
         bucket=source_bucket,
         key=landing_file.relative_to(root).as_posix(),
         event_time=event_time,
     )
-    config = handler.Config(LOCAL_BRONZE_BUCKET, bronze_prefix, quarantine_prefix)
-    outcome = handler.process_object(store, source, config)
+    config = core.Config(LOCAL_BRONZE_BUCKET, bronze_prefix, quarantine_prefix)
+    outcome = core.process_object(store, source, config)
     if "target_key" in outcome:
         outcome["target_path"] = str(store.path(LOCAL_BRONZE_BUCKET, outcome["target_key"]))
-    if "error_key" in outcome:
-        outcome["error_path"] = str(store.path(LOCAL_BRONZE_BUCKET, outcome["error_key"]))
+    for name in ("error", "quarantine"):
+        if f"{name}_key" in outcome:
+            outcome[f"{name}_path"] = str(store.path(LOCAL_BRONZE_BUCKET, outcome[f"{name}_key"]))
     return outcome
 
 
@@ -154,8 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("landing_files", nargs="+", type=Path, metavar="LANDING_FILE")
     parser.add_argument("--bronze", required=True, type=Path, help="local bronze root folder")
     parser.add_argument("--landing-root", type=Path, help="source_file is relative to this")
-    parser.add_argument("--bronze-prefix", default=handler.DEFAULT_BRONZE_PREFIX)
-    parser.add_argument("--quarantine-prefix", default=handler.DEFAULT_QUARANTINE_PREFIX)
+    parser.add_argument("--bronze-prefix", default=keys.DEFAULT_BRONZE_PREFIX)
+    parser.add_argument("--quarantine-prefix", default=keys.DEFAULT_QUARANTINE_PREFIX)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
     outcomes = [
@@ -168,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         for path in args.landing_files
     ]
-    print(json.dumps(handler.summarize(outcomes), indent=2, ensure_ascii=False))
+    print(json.dumps(core.summarize(outcomes), indent=2, ensure_ascii=False))
     return 0
 
 

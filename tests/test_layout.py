@@ -11,6 +11,8 @@ SOURCE_DIRS = ("glue_jobs", "lambdas", "scripts", "tests")
 MODULES = {
     "silver_consolidation_job": REPO / "glue_jobs" / "silver_consolidation_job.py",
     "handler": REPO / "lambdas" / "ingestion" / "handler.py",
+    "ingest.core": REPO / "lambdas" / "ingestion" / "ingest" / "core.py",
+    "ingest.contract": REPO / "lambdas" / "ingestion" / "ingest" / "contract.py",
     "local_runtime": REPO / "scripts" / "local_runtime.py",
     "run_local_pipeline": REPO / "scripts" / "run_local_pipeline.py",
 }
@@ -40,6 +42,8 @@ def test_no_file_of_the_repository_is_loaded_as_two_modules():
 def test_the_local_runtime_shares_the_lambdas_exceptions():
     import handler
     import local_runtime
+    from ingest import core
 
-    assert local_runtime.handler is handler
+    assert local_runtime.core is core
+    assert handler.process_object is core.process_object
     assert local_runtime.job is importlib.import_module("silver_consolidation_job")

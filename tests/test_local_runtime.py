@@ -8,11 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import handler as ingestion
 import local_runtime
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from ingest import core, keys
 
 REPO = Path(__file__).resolve().parents[1]
 CLI = REPO / "scripts" / "local_runtime.py"
@@ -39,7 +39,7 @@ def test_converts_into_the_bronze_layout_with_md5_etag_and_mtime(tmp_path):
 
     outcome = local_runtime.convert_local_file(path, tmp_path / "bronze", landing_root=landing)
 
-    key = ingestion.bronze_key("fleet/2025/v1_array.json", md5, MTIME, source_bucket="local")
+    key = keys.bronze_key("fleet/2025/v1_array.json", md5, MTIME, source_bucket="local")
     assert key.startswith("car_data/ingest_year=2025/ingest_month=11/ingest_day=03/v1_array-")
     assert outcome == {
         "status": "processed",
@@ -189,9 +189,12 @@ def test_deeply_nested_file_is_quarantined_not_an_abort_of_the_run(tmp_path):
         for path in (deep, car)
     ]
 
+    # the file's one record is too deep: it is quarantined alone, as one JSON line
     assert [o["status"] for o in outcomes] == ["quarantined", "processed"]
     assert outcomes[0]["reason"].startswith("nested deeper than 64 levels (at field 'a.a.a.")
-    assert Path(outcomes[0]["target_path"]).read_bytes() == deep.read_bytes()
+    assert outcomes[0]["quarantined_records"] == 1
+    (line,) = Path(outcomes[0]["target_path"]).read_text(encoding="utf-8").splitlines()
+    assert json.loads(line)["text"].encode() == deep.read_bytes()
 
 
 def test_local_store_checks_if_match_against_the_md5_of_the_file(tmp_path):
@@ -201,7 +204,7 @@ def test_local_store_checks_if_match_against_the_md5_of_the_file(tmp_path):
 
     assert store.get("b", "car.json", if_match=f'"{md5}"') == b'{"a": 1}'
     assert store.get("b", "car.json") == b'{"a": 1}'
-    with pytest.raises(ingestion.SourceChanged):
+    with pytest.raises(core.SourceChanged):
         store.get("b", "car.json", if_match="0" * 32)
 
 
@@ -209,14 +212,14 @@ def test_an_event_whose_upload_was_replaced_leaves_a_superseded_record(tmp_path)
     landing = tmp_path / "landing"
     landing_copy(landing, "cars/car.json", "v1_car.json")
     store = local_runtime.LocalStore({"landing": landing, "bronze": tmp_path / "bronze"})
-    stale = ingestion.SourceObject("landing", "cars/car.json", MTIME, etag="0" * 32)
+    stale = core.SourceObject("landing", "cars/car.json", MTIME, etag="0" * 32)
 
-    outcome = ingestion.process_object(store, stale, ingestion.Config("bronze"))
+    outcome = core.process_object(store, stale, core.Config("bronze"))
 
-    key = ingestion.superseded_key("cars/car.json", "0" * 32, MTIME)
+    key = keys.superseded_key("cars/car.json", "0" * 32, MTIME)
     assert outcome["status"] == "skipped"
     assert outcome["error_key"] == key
     assert files_under(tmp_path / "bronze") == [key]
     record = json.loads((tmp_path / "bronze" / key).read_text())
-    assert record["reason"] == ingestion.SUPERSEDED_REASON
+    assert record["reason"] == core.SUPERSEDED_REASON
     assert record["etag"] == "0" * 32

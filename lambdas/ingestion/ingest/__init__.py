@@ -1,0 +1,1 @@
+"""The ingestion Lambda's code: the v1 contract, payload splitting, conversion, keys, core."""

@@ -1,0 +1,285 @@
+"""One landing object -> its bronze file and quarantine entries: the single code path of the
+Lambda, of local runs (``scripts/local_runtime.py``) and of replays
+(``scripts/replay_quarantine.py``).
+
+``plan`` is pure (bytes in, the objects to write out); ``process_object`` reads the landing
+object, plans and writes. Bad content is an outcome, not an error; store errors raise, so
+Lambda's retries and failure destination take over.
+"""
+
+import contextlib
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple, Protocol
+from urllib.parse import unquote_plus
+
+from ingest import keys
+from ingest.convert import convert, to_parquet_bytes, with_lineage
+from ingest.payload import BadContent, Payload
+
+logger = logging.getLogger("handler")  # the Lambda's logger, whichever module logs
+
+PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
+SUPERSEDED_REASON = (
+    "superseded: the landing object was overwritten before this event was processed; "
+    "its content is no longer readable"
+)
+
+
+class SourceChanged(Exception):
+    """The landing object no longer has the ETag the event announced (it was overwritten)."""
+
+
+class ObjectStore(Protocol):
+    def get(self, bucket: str, key: str, *, if_match: str | None = None) -> bytes:
+        """The object's bytes; ``SourceChanged`` if ``if_match`` is not its current ETag."""
+        ...
+
+    def put(self, bucket: str, key: str, body: bytes, content_type: str) -> None: ...
+
+
+class S3Store:
+    """boto3-backed store; the client is created on first use, never at import."""
+
+    def __init__(self, client: Any = None) -> None:
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import boto3  # lazy: no boto3 import and no client until the first call
+
+            self._client = boto3.client("s3")
+        return self._client
+
+    def get(self, bucket: str, key: str, *, if_match: str | None = None) -> bytes:
+        # If-Match makes S3 return exactly the upload the event announced, or 412 when the key
+        # has been overwritten since. (Reading the event's VersionId would need
+        # s3:GetObjectVersion, left out of the function's role on purpose.)
+        params = {"Bucket": bucket, "Key": key}
+        if if_match is not None:
+            params["IfMatch"] = '"' + if_match.strip('"') + '"'  # an HTTP entity tag is quoted
+        try:
+            response = self.client.get_object(**params)
+        except Exception as exc:  # botocore's ClientError (botocore is not imported here)
+            error = getattr(exc, "response", None) or {}
+            status = error.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if if_match is not None and (
+                error.get("Error", {}).get("Code") == "PreconditionFailed" or status == 412
+            ):
+                raise SourceChanged(f"s3://{bucket}/{key} no longer has ETag {if_match}") from exc
+            raise
+        with contextlib.closing(response["Body"]) as body:
+            return body.read()
+
+    def put(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
+        self.client.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    bronze_bucket: str
+    bronze_prefix: str = keys.DEFAULT_BRONZE_PREFIX
+    quarantine_prefix: str = keys.DEFAULT_QUARANTINE_PREFIX
+
+    def __post_init__(self) -> None:
+        if not self.bronze_bucket:
+            raise ValueError("the bronze bucket is not set (BRONZE_BUCKET)")
+        bronze = keys.clean_prefix(self.bronze_prefix)
+        quarantine = keys.clean_prefix(self.quarantine_prefix)
+        if (bronze + "/").startswith(quarantine + "/") or (quarantine + "/").startswith(
+            bronze + "/"
+        ):
+            # The quarantine must stay outside the crawled table path, and vice versa.
+            raise ValueError("BRONZE_PREFIX and QUARANTINE_PREFIX must not overlap")
+        object.__setattr__(self, "bronze_prefix", bronze)
+        object.__setattr__(self, "quarantine_prefix", quarantine)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Config":
+        env = os.environ if environ is None else environ
+        return cls(
+            bronze_bucket=env.get("BRONZE_BUCKET", "").strip(),
+            bronze_prefix=env.get("BRONZE_PREFIX") or keys.DEFAULT_BRONZE_PREFIX,
+            quarantine_prefix=env.get("QUARANTINE_PREFIX") or keys.DEFAULT_QUARANTINE_PREFIX,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceObject:
+    bucket: str
+    key: str  # decoded
+    event_time: dt.datetime
+    etag: str | None = None
+    version_id: str | None = None
+
+    @classmethod
+    def from_event_record(cls, record: Mapping[str, Any]) -> "SourceObject":
+        obj = record["s3"]["object"]
+        return cls(
+            bucket=record["s3"]["bucket"]["name"],
+            key=unquote_plus(obj["key"]),
+            event_time=parse_event_time(record["eventTime"]),
+            etag=(obj.get("eTag") or "").strip('"') or None,
+            version_id=obj.get("versionId") or None,
+        )
+
+    def lineage(self, identity: str) -> dict[str, Any]:
+        """What every quarantine entry says about where its content came from."""
+        return {
+            "source_bucket": self.bucket,
+            "source_key": self.key,
+            "etag": self.etag or (None if self.version_id else identity or None),
+            "version_id": self.version_id,
+            "event_time": keys.as_utc(self.event_time).isoformat().replace("+00:00", "Z"),
+        }
+
+
+def parse_event_time(value: str) -> dt.datetime:
+    """S3 ``eventTime`` (``2025-10-29T11:00:05.123Z``) -> aware UTC datetime."""
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    return keys.as_utc(dt.datetime.fromisoformat(text))
+
+
+class Put(NamedTuple):
+    key: str
+    body: bytes
+    content_type: str
+
+
+def _json_bytes(value: Any, indent: int | None = 2) -> bytes:
+    return json.dumps(value, indent=indent, sort_keys=True, ensure_ascii=False).encode() + b"\n"
+
+
+def plan(raw: bytes, source: SourceObject, config: Config, identity: str) -> tuple[dict, list[Put]]:
+    """The outcome of converting ``raw`` and the objects to put, in order (nothing written)."""
+    outcome: dict[str, Any] = {"source_bucket": source.bucket, "source_key": source.key}
+    target = {"target_bucket": config.bronze_bucket}
+    args = (source.key, identity, source.event_time, config.quarantine_prefix)
+    try:
+        payload = Payload(raw)
+        table, rejected = convert(payload.items())
+    except BadContent as exc:
+        key = keys.quarantine_key(*args)
+        sidecar = {
+            "reason": exc.reason,
+            **source.lineage(identity),
+            "quarantine_key": key,
+            "size_bytes": len(raw),
+        }
+        # The copy first, the sidecar last: a sidecar always describes a copy that exists.
+        puts = [Put(key, raw, "application/octet-stream")]
+        puts.append(Put(f"{key}.error.json", _json_bytes(sidecar), "application/json"))
+        outcome.update(status="quarantined", **target, target_key=key)
+        return {**outcome, "error_key": f"{key}.error.json", "reason": exc.reason}, puts
+    puts = []
+    if rejected:
+        lineage = source.lineage(identity)
+        lines = [
+            _json_bytes(
+                {
+                    **lineage,
+                    "record": item.index,
+                    "line": payload.line_of(item.start),
+                    "reason": reason,
+                    "text": payload.text[item.start : item.end],
+                },
+                indent=None,
+            )
+            for item, reason in rejected
+        ]
+        # One object for all of the file's rejected records, put before the bronze file: a retry
+        # rewrites both, so a bronze file never exists without its rejected records recorded.
+        puts.append(Put(keys.records_key(*args), b"".join(lines), "application/x-ndjson"))
+        outcome.update(quarantined_records=len(lines), quarantine_key=puts[0].key)
+    if table is None:
+        outcome.update(status="quarantined", **target, target_key=puts[0].key)
+        return {**outcome, "reason": rejected[0][1]}, puts
+    table = with_lineage(
+        table,
+        ingestion_timestamp=source.event_time,
+        source_bucket=source.bucket,
+        source_file=source.key,
+    )
+    body = to_parquet_bytes(table)
+    key = keys.bronze_key(
+        source.key, identity, source.event_time, config.bronze_prefix, source_bucket=source.bucket
+    )
+    puts.append(Put(key, body, PARQUET_CONTENT_TYPE))
+    outcome.update(status="processed", **target, target_key=key, rows=table.num_rows)
+    return {**outcome, "bytes": len(body)}, puts
+
+
+def process_object(store: ObjectStore, source: SourceObject, config: Config) -> dict[str, Any]:
+    """Convert one landing object. Returns a JSON-able outcome with ``status`` processed |
+    quarantined | skipped; anything but bad content (store errors) raises."""
+    if not keys.is_json_key(source.key):
+        outcome = {"source_bucket": source.bucket, "source_key": source.key}
+        logger.info(json.dumps({"message": "skipped: not a .json key", **outcome}))
+        return {"status": "skipped", **outcome, "reason": "not a .json key"}
+    started = time.perf_counter()
+    try:
+        # Without an eTag (local runs) there is nothing to match: read what is there.
+        raw = store.get(source.bucket, source.key, if_match=source.etag)
+    except SourceChanged:
+        return _superseded(store, source, config, started)
+    identity = (
+        source.version_id
+        or source.etag
+        or hashlib.md5(raw, usedforsecurity=False).hexdigest()  # = a single-part ETag
+    )
+    outcome, puts = plan(raw, source, config, identity)
+    del raw
+    for put in puts:
+        store.put(config.bronze_bucket, *put)
+    clean = outcome["status"] == "processed" and "quarantine_key" not in outcome
+    message = "converted" if outcome["status"] == "processed" else "quarantined"
+    (logger.info if clean else logger.warning)(
+        json.dumps({"message": message, **outcome, "ms": _ms(started)})
+    )
+    return outcome
+
+
+def _superseded(
+    store: ObjectStore, source: SourceObject, config: Config, started: float
+) -> dict[str, Any]:
+    """The event's upload was overwritten before it was read: record it, write no bronze file.
+
+    Not an error (a retry could never read it either) and nothing is lost silently: the record
+    and a warning say which upload is gone; the newer upload is converted by its own event.
+    """
+    identity = source.version_id or source.etag or ""
+    key = keys.superseded_key(source.key, identity, source.event_time, config.quarantine_prefix)
+    record = {"reason": SUPERSEDED_REASON, **source.lineage(""), "quarantine_key": None}
+    store.put(config.bronze_bucket, key, _json_bytes(record), "application/json")
+    outcome = {
+        "status": "skipped",
+        "source_bucket": source.bucket,
+        "source_key": source.key,
+        "reason": SUPERSEDED_REASON,
+        "etag": source.etag,
+        "target_bucket": config.bronze_bucket,
+        "error_key": key,
+    }
+    logger.warning(json.dumps({"message": "superseded", **outcome, "ms": _ms(started)}))
+    return outcome
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
+def summarize(outcomes: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Outcomes grouped by status: {"processed": [...], "quarantined": [...], "skipped": [...]}."""
+    summary: dict[str, list[dict[str, Any]]] = {"processed": [], "quarantined": [], "skipped": []}
+    for outcome in outcomes:
+        summary[outcome["status"]].append({k: v for k, v in outcome.items() if k != "status"})
+    return summary

@@ -1,0 +1,101 @@
+"""Object keys, each a pure function of the source object (a retried event rewrites the same
+objects, never adds a copy)."""
+
+import datetime as dt
+import hashlib
+import json
+import re
+from pathlib import PurePosixPath
+
+DEFAULT_BRONZE_PREFIX = "car_data"
+DEFAULT_QUARANTINE_PREFIX = "quarantine"
+_UNSAFE_NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def as_utc(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
+def clean_prefix(prefix: str) -> str:
+    cleaned = prefix.strip().strip("/")
+    if not cleaned:
+        raise ValueError(f"invalid key prefix {prefix!r}")
+    return cleaned
+
+
+def is_json_key(key: str) -> bool:
+    return key.lower().endswith(".json")
+
+
+def bronze_key(
+    source_key: str,
+    etag_or_version: str,
+    event_time: dt.datetime,
+    prefix: str = DEFAULT_BRONZE_PREFIX,
+    *,
+    source_bucket: str = "",
+) -> str:
+    """``{prefix}/ingest_year=YYYY/ingest_month=MM/ingest_day=DD/<stem>-<hash16>.parquet``.
+
+    ``<stem>`` is the sanitised file name of the key (never starting with ``_`` or ``.``, which
+    Spark and the Glue crawler treat as hidden); ``<hash16>`` is a SHA-256 prefix of (bucket,
+    key, versionId or ETag).
+    """
+    day = as_utc(event_time)
+    name = PurePosixPath(source_key).name
+    stem = name[: -len(".json")] if is_json_key(name) else name
+    stem = _UNSAFE_NAME_CHARS.sub("_", stem).lstrip("._")[:80] or "object"
+    identity = json.dumps([source_bucket, source_key, etag_or_version.strip('"')])
+    digest = hashlib.sha256(identity.encode("utf-8")).hexdigest()[:16]
+    return (
+        f"{clean_prefix(prefix)}/ingest_year={day.year:04d}/ingest_month={day.month:02d}/"
+        f"ingest_day={day.day:02d}/{stem}-{digest}.parquet"
+    )
+
+
+def _quarantine_base(
+    source_key: str, etag_or_version: str, event_time: dt.datetime, prefix: str
+) -> tuple[str, str]:
+    """(``{prefix}/YYYY-MM-DD/<source dir>/<stem>.<hash8>``, the source's ``.json`` suffix)."""
+    folder, slash, name = source_key.rpartition("/")
+    cut = len(name) - len(".json") if is_json_key(name) else len(name)
+    digest = hashlib.sha256(etag_or_version.strip('"').encode("utf-8")).hexdigest()[:8]
+    day = f"{as_utc(event_time):%Y-%m-%d}"
+    return f"{clean_prefix(prefix)}/{day}/{folder}{slash}{name[:cut]}.{digest}", name[cut:]
+
+
+def quarantine_key(
+    source_key: str,
+    etag_or_version: str,
+    event_time: dt.datetime,
+    prefix: str = DEFAULT_QUARANTINE_PREFIX,
+) -> str:
+    """``{prefix}/YYYY-MM-DD/<source dir>/<stem>.<hash8>.json``: the copy of a file that cannot be
+    split into records (its sidecar is this key + ``.error.json``). ``<hash8>`` is a SHA-256
+    prefix of the versionId or ETag: two bad uploads of one key on one day keep a copy each."""
+    base, suffix = _quarantine_base(source_key, etag_or_version, event_time, prefix)
+    return base + suffix
+
+
+def records_key(
+    source_key: str,
+    etag_or_version: str,
+    event_time: dt.datetime,
+    prefix: str = DEFAULT_QUARANTINE_PREFIX,
+) -> str:
+    """``{prefix}/YYYY-MM-DD/<source dir>/<stem>.<hash8>.records.jsonl``: the rejected records of
+    a file whose other records went to bronze, one JSON line each."""
+    base, _ = _quarantine_base(source_key, etag_or_version, event_time, prefix)
+    return f"{base}.records.jsonl"
+
+
+def superseded_key(
+    source_key: str,
+    etag_or_version: str,
+    event_time: dt.datetime,
+    prefix: str = DEFAULT_QUARANTINE_PREFIX,
+) -> str:
+    """``{prefix}/YYYY-MM-DD/<source dir>/<stem>.<hash8>.superseded.json``: the record of an
+    upload that was overwritten before its event was processed (no copy: it is unreadable)."""
+    base, _ = _quarantine_base(source_key, etag_or_version, event_time, prefix)
+    return f"{base}.superseded.json"
