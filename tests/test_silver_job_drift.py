@@ -131,3 +131,28 @@ def test_a_full_refresh_over_bronze_holding_every_drift_gives_the_same_silver(sp
     assert rows(lake.silver_df(spark), *columns) == incremental
     assert [r[0] for r in incremental] == ["A", "B", "C"]
     assert json.loads(incremental[1][6]) == {"x": "n/a", "tags": "t", "flag": 0.0}
+
+
+def test_the_jobs_contract_types_are_the_lambdas_contract_flattened():
+    """The job cannot import the Lambda (Terraform deploys it alone): its view of the contract's
+    bronze types must still be the one declaration in lambdas/ingestion/ingest/contract.py."""
+    from ingest import contract
+
+    spark_type = {
+        pa.string(): T.StringType(),
+        pa.float64(): T.DoubleType(),
+        pa.int64(): T.LongType(),
+        contract.TIMESTAMP: T.TimestampType(),
+    }
+
+    def flat(fields, prefix=""):
+        for f in fields:
+            if pa.types.is_struct(f.type):
+                yield from flat(f.type, f"{prefix}{f.name}_")
+            else:
+                yield f"{prefix}{f.name}", spark_type[f.type]
+
+    lambda_view = dict(flat(contract.BRONZE_CONTRACT))
+    assert {n: t for n, t in job.CONTRACT_FLAT_TYPES.items()} == {
+        n: lambda_view[n] for n in job.CONTRACT_FLAT_TYPES
+    }
