@@ -6,6 +6,7 @@ PYTHON       ?= python3
 VENV         := .venv
 PY           := $(VENV)/bin/python
 TOOLS_VENV   := .venv-tools
+IAM_EVAL     := tests/iam_eval
 CHECKOV      := $(TOOLS_VENV)/bin/checkov
 SHARED       ?= ../shared
 LAKE         ?= lake
@@ -29,6 +30,12 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], 'car_telemetry.pth').write_text(''.join(str(pathlib.Path(d).resolve()) + chr(10) for d in $(IMPORT_DIRS)))"
 	@touch $@
 
+# The IAM policy evaluator of tests/test_iam_behaviour.py: @cloud-copilot/iam-simulate, exactly
+# as its package-lock.json pins it (npm ci replaces node_modules, so the stamp lives inside it).
+$(IAM_EVAL)/node_modules/.installed: $(IAM_EVAL)/package.json $(IAM_EVAL)/package-lock.json
+	npm ci --prefix $(IAM_EVAL) --no-audit --no-fund
+	@touch $@
+
 # checkov pins its own versions of boto3 and friends; it lives in a venv of its own so that
 # the project's pins stay exactly those of the runtime.
 $(TOOLS_VENV)/.installed: Makefile
@@ -36,7 +43,7 @@ $(TOOLS_VENV)/.installed: Makefile
 	$(TOOLS_VENV)/bin/pip install --quiet --disable-pip-version-check checkov==3.3.30
 	@touch $@
 
-setup: $(VENV)/.installed $(TOOLS_VENV)/.installed ## Create .venv (and .venv-tools for checkov) and install everything
+setup: $(VENV)/.installed $(TOOLS_VENV)/.installed $(IAM_EVAL)/node_modules/.installed ## Create .venv (and .venv-tools for checkov), tests/iam_eval's node_modules, and install everything
 	@$(PY) -c "import local_runtime; print('java:', local_runtime.java())"
 
 test: setup ## Run the whole test suite (unit, Spark integration, Lambda, Terraform contract)
@@ -68,6 +75,6 @@ bench: setup ## Benchmarks: ingestion Lambda and consolidation job; writes docs/
 tf-validate: ## terraform init -backend=false && validate (needs the provider registry)
 	cd terraform && terraform init -backend=false -input=false && terraform validate
 
-clean: ## Remove the local lake, caches and both virtualenvs
-	rm -rf $(LAKE) .pytest_cache .ruff_cache $(VENV) $(TOOLS_VENV)
+clean: ## Remove the local lake, caches, both virtualenvs and the evaluator's node_modules
+	rm -rf $(LAKE) .pytest_cache .ruff_cache $(VENV) $(TOOLS_VENV) $(IAM_EVAL)/node_modules
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,9 +1,10 @@
 """The S3 requests of each component, replayed against its role's policy rendered from terraform/.
 
-Evaluator: principalmapper's local policy simulation (``local_check_authorization_full``), the
-only PyPI library found that evaluates Condition operators such as StringLike on s3:prefix
-offline; moto's IAMPolicy only knows StringEquals, turns a failed condition into an explicit
-Deny and does not escape regex characters (a ``_$folder$`` resource never matches).
+Evaluator: the npm package @cloud-copilot/iam-simulate (``runSimulation``, Strict mode), pinned
+in tests/iam_eval/ and run by its script evaluate.mjs in one node process per module; it evaluates
+every Condition operator (StringLike on s3:prefix) offline. moto's IAMPolicy only knows
+StringEquals, turns a failed condition into an explicit Deny and does not escape regex characters
+(a ``_$folder$`` resource never matches).
 
 Each request is (IAM action, resource ARN, condition keys): a HEAD needs s3:GetObject on the key
 (S3 answers 403, not 404, without it), a LIST needs s3:ListBucket on the bucket with s3:prefix
@@ -18,18 +19,19 @@ set to the listed prefix. The requests are:
   real-shaped events under moto (tests/events, bad content, a superseded upload), so the list
   follows the handler as it changes.
 
-Caveats of the evaluator, none of which the assertions below rely on: release 1.1.5 (2022)
-imports Mapping from ``collections`` (restored from collections.abc before the import), and it
-matches resource ARNs case-insensitively.
+A request the simulator rejects (an unknown action, an ARN of no resource type of the action)
+or whose condition keys it would ignore for the action fails the test instead of counting as
+denied, so a negative case cannot pass by being malformed. Resource ARNs match
+case-sensitively, as in AWS: a key ending in ``.JSON`` is not under a grant on ``*.json``.
 """
 
 from __future__ import annotations
 
-import collections
-import collections.abc
 import copy
 import json
 import re
+import shutil
+import subprocess
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,17 +58,70 @@ from test_terraform_contract import (
     split_s3_uri,
 )
 
-for _name in ("Mapping", "MutableMapping"):  # principalmapper 1.1.5 predates Python 3.10
-    if not hasattr(collections, _name):
-        setattr(collections, _name, getattr(collections.abc, _name))
-
-from principalmapper.common import Node, Policy  # noqa: E402
-from principalmapper.querying.query_interface import local_check_authorization_full  # noqa: E402
-from principalmapper.util.case_insensitive_dict import CaseInsensitiveDict  # noqa: E402
-
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TESTS = REPO_ROOT / "tests"
 LAMBDA_HANDLER = REPO_ROOT / "lambdas" / "ingestion" / "handler.py"
+IAM_EVAL = TESTS / "iam_eval"
+NODE = shutil.which("node")
+
+pytestmark = pytest.mark.skipif(
+    NODE is None,
+    reason="node is not on PATH: the IAM evaluator (@cloud-copilot/iam-simulate) runs on Node.js",
+)
+
+
+# --------------------------------------------------------------------------------------------
+# The evaluator: one node process per module, one line of JSON per batch of requests
+# --------------------------------------------------------------------------------------------
+
+
+class Simulator:
+    """tests/iam_eval/evaluate.mjs, started on first use and kept for the module's batches."""
+
+    def __init__(self):
+        self.process: subprocess.Popen | None = None
+
+    def decide(self, requests: list[dict]) -> list[str]:
+        """The decision (Allowed, ImplicitlyDenied, ExplicitlyDenied) of each request, in order."""
+        if not requests:
+            return []
+        if self.process is None:
+            assert (IAM_EVAL / "node_modules" / "@cloud-copilot" / "iam-simulate").is_dir(), (
+                "tests/iam_eval/node_modules is missing: run `make setup`"
+            )
+            self.process = subprocess.Popen(
+                [NODE, str(IAM_EVAL / "evaluate.mjs")],
+                cwd=IAM_EVAL,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                encoding="utf-8",
+            )
+        self.process.stdin.write(json.dumps(requests) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        assert line, f"evaluate.mjs exited with {self.process.wait()}"
+        results = json.loads(line)
+        assert len(results) == len(requests)
+        for request, result in zip(requests, results, strict=True):
+            assert "error" not in result, (request, result["error"])
+            assert result["ignoredContextKeys"] == [], (request, result)
+        return [result["decision"] for result in results]
+
+    def close(self):
+        if self.process is not None:
+            self.process.stdin.close()
+            self.process.wait(timeout=30)
+            self.process = None
+
+
+SIMULATOR = Simulator()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def simulator():
+    yield SIMULATOR
+    SIMULATOR.close()
 
 
 # --------------------------------------------------------------------------------------------
@@ -109,25 +164,58 @@ def role_documents(scope, policy_local: str) -> dict[str, dict]:
     return attached
 
 
+# An interpolation the renderer could not resolve; IAM's own policy variables (${aws:username},
+# ${s3:prefix}, ${*}) name a service-prefixed key or a single escaped character instead.
+TERRAFORM_EXPRESSION = re.compile(r"\$\{(?![a-z0-9-]+:[\w/-]+\}|[*?$]\})", re.IGNORECASE)
+
+
 @dataclass(frozen=True)
 class Role:
     name: str
     documents: dict[str, dict]
 
     @property
-    def node(self) -> Node:
-        arn = f"arn:aws:iam::{ACCOUNT}:role/{self.name}"
-        trust = {"Version": "2012-10-17", "Statement": []}
-        policies = [Policy(arn, name, doc) for name, doc in self.documents.items()]
-        return Node(arn, "AROAEXAMPLE", policies, [], trust, None, 0, False, False, None, False, {})
+    def simulated_documents(self) -> list[dict]:
+        """The documents as the simulator gets them: without the statements whose resources
+        the renderer left as Terraform expressions (log groups, KMS keys, Glue tables, the
+        queue), which it cannot parse (an unterminated ``[`` throws). Each is an Allow of no S3
+        action, so no S3 decision depends on it; anything else fails here."""
+        documents = []
+        for document in self.documents.values():
+            kept = []
+            for statement in document["Statement"]:
+                if any(TERRAFORM_EXPRESSION.search(res) for res in statement["Resource"]):
+                    assert statement["Effect"] == "Allow", (self.name, statement)
+                    assert not any(a.startswith("s3:") for a in statement["Action"]), statement
+                    continue
+                kept.append(statement)
+            documents.append({**document, "Statement": kept})
+        return documents
 
-    def allows(self, request: Request) -> bool:
-        return local_check_authorization_full(
-            self.node, request.action, request.resource, CaseInsensitiveDict(request.context)
+    def decisions(self, requests) -> list[str]:
+        """The simulator's decision on each request made by this role, in one batch."""
+        policies = self.simulated_documents
+        return SIMULATOR.decide(
+            [
+                {
+                    "principal": f"arn:aws:iam::{ACCOUNT}:role/{self.name}",
+                    "account": ACCOUNT,  # S3 ARNs name no account: the role's own buckets
+                    "policies": policies,
+                    "action": request.action,
+                    "resource": request.resource,
+                    "context": request.context,
+                }
+                for request in requests
+            ]
         )
 
+    def allows(self, request: Request) -> bool:
+        return self.decisions([request]) == ["Allowed"]
+
     def denied(self, requests) -> list[Request]:
-        return [request for request in requests if not self.allows(request)]
+        requests = list(requests)
+        decisions = self.decisions(requests)
+        return [r for r, d in zip(requests, decisions, strict=True) if d != "Allowed"]
 
 
 @dataclass(frozen=True)
