@@ -633,7 +633,12 @@ def test_lambda_role_allows_every_request_the_handler_makes(recorded_s3_calls, m
         setup.create_bucket(Bucket=landing)
         setup.create_bucket(Bucket=bronze)
         events = []
+        # Only what the notification delivers: its suffix filter is a literal, case-sensitive
+        # match of the key (a `.JSON` upload invokes nothing; docs/deploy-checklist.md item 2a).
+        suffix = INGESTION.value(notification["lambda_function"][0]["filter_suffix"])
         for key, body in landing_cases():
+            if not key.endswith(suffix):
+                continue
             etag = setup.put_object(Bucket=landing, Key=key, Body=body)["ETag"].strip('"')
             events.append(s3_event(landing, key, etag))
         # superseded: the upload of the event was overwritten before the event is processed
@@ -646,6 +651,11 @@ def test_lambda_role_allows_every_request_the_handler_makes(recorded_s3_calls, m
         # every real-shaped event file, re-pointed at the Terraform's landing bucket
         for path in sorted((TESTS / "events").glob("*.json")):
             event = json.loads(path.read_text(encoding="utf-8"))
+            event["Records"] = [
+                r
+                for r in event["Records"]
+                if urllib.parse.unquote_plus(r["s3"]["object"]["key"]).endswith(suffix)
+            ]
             for record in event["Records"]:
                 record["s3"]["bucket"]["name"] = landing
                 key = urllib.parse.unquote_plus(record["s3"]["object"]["key"])
