@@ -1,28 +1,18 @@
-"""Consolidation benchmark (``make bench``): the job's speed, its history independence and the
-cost of its commit, each measured side by side in one run, every run in a cold process.
+"""Consolidation benchmark (``make bench``): the job's speed against a lean Spark job, its
+history independence and the cost of a change such as the commit protocol, each measured side
+by side in one run, every run a cold process (see docs/benchmarks/consolidation.md).
 
-Sections (``--sections``, default ``ratio,history``):
-
-- ``ratio``: the project job against ``scripts/lean_job.py`` (issue 12) on the same bronze per
-  size (8 files, v1 contract, 2 % rows that break it, 2 % re-sent duplicates, empty silver);
-  whole wall time of a cold process (JVM start included), median of ``--repeats``. Every run's
-  silver and quarantine are checked row for row against the project job's first run. With
-  ``--baseline-rev REV`` the job script of that revision (``git show REV:<job>``) is timed in
-  the same rounds (the cost of a change such as the commit protocol); ``--compare NAME=DIR``
-  adds any other copy of the job (a ``silver_consolidation_job.py`` in DIR).
-- ``history``: one hourly batch (the 20k bronze) against silver histories of 1/30/365 days,
-  the job as it is (``incremental``) and with its silver read widened to every partition
-  (``read_all``); T(365)/T(1) and peak RSS.
-- ``profile``: one run of the job per size with Spark's event log on; per job stage: SQL
-  executions, Spark jobs, tasks, task time, what was scanned or read from cache; JIT and
-  code-generation time from the JVM.
-
-Peak RSS is ``ru_maxrss`` of the child process tree (``os.wait4``; the driver JVM is the
-largest process). Results go to ``<out>/consolidation.json`` and into the marked tables of the
-hand-written ``consolidation.md`` and ``job-speed.md``; ``consolidation.png`` is redrawn.
+Sections (``--sections``): ``ratio`` times the job at HEAD, ``scripts/lean_job.py``, the job
+script of ``--baseline-rev REV`` (``git show``) and any ``--compare NAME=DIR`` copy on the same
+bronze per ``--records`` size, checking every run's silver and quarantine row for row against
+the job's; ``history`` runs one 20k batch against silver histories of 1/30/365 days, as is and
+with the silver read widened to all of silver; ``profile`` runs the job once per size with
+Spark's event log and sums it per job stage, with the JVM's JIT and code-generation time.
+Results go to ``<out>/consolidation.json``, into the marked tables of the hand-written
+``consolidation.md`` / ``job-speed.md``, and ``consolidation.png``.
 
     .venv/bin/python scripts/bench_consolidation.py --out docs/benchmarks
-    .venv/bin/python scripts/bench_consolidation.py --records 20000 --baseline-rev main~1
+    .venv/bin/python scripts/bench_consolidation.py --sections ratio --baseline-rev 38e7425
 """
 
 from __future__ import annotations
@@ -47,11 +37,12 @@ REPO = Path(__file__).resolve().parents[1]
 JOB_REL = "glue_jobs/silver_consolidation_job.py"
 DAY = dt.date(2025, 10, 29)
 ARRIVAL = dt.datetime(2025, 10, 29, 22, 30, tzinfo=dt.UTC)
-SEED, FILES, READINGS, BAD_RATE, DUP_RATE = 20251029, 8, 4, 0.02, 0.02
+READINGS = 4  # a car per 4 records; the rest of the bronze batch's generator settings:
+BATCH = {"days": 1, "start_date": DAY, "readings_per_day": READINGS, "files": 8, "fmt": "jsonl"}
+BATCH |= {"duplicate_rate": 0.02, "bad_rate": 0.02, "seed": 20251029, "overwrite": True}
 HISTORY_RECORDS, HISTORY_DAYS, TARGET = 20_000, (1, 30, 365), 1.15
 CHILD_CONF = {"spark.driver.memory": "4g"}
 RESULT = "BENCH_RESULT "
-PARTS = ("event_year", "event_month", "event_day")
 
 
 # --- Child: one cold run ----------------------------------------------------------------------
@@ -95,7 +86,6 @@ def child(spec: dict) -> dict:
         "codegen_ms": round(sum(snap.getValues()), 1),
         "run_start_epoch": run_start,
         "stages_s": summary.get("seconds", {}),
-        "summary_rows_after_dedup": summary.get("rows_after_dedup"),
     }
     proc = spark.sparkContext._gateway.proc
     spark.stop()
@@ -138,19 +128,7 @@ def build_bronze(work: Path, records: int) -> Path:
     root = work / f"bronze_{records}"
     if (root / "car_data").exists():
         return root / "car_data"
-    landing = generate_telemetry.generate(
-        work / "landing",
-        cars=records // READINGS,
-        days=1,
-        start_date=DAY,
-        readings_per_day=READINGS,
-        files=FILES,
-        fmt="jsonl",
-        duplicate_rate=DUP_RATE,
-        bad_rate=BAD_RATE,
-        seed=SEED,
-        overwrite=True,
-    )
+    landing = generate_telemetry.generate(work / "landing", cars=records // READINGS, **BATCH)
     for path in landing:
         outcome = local_runtime.convert_local_file(path, root, event_time=ARRIVAL)
         if outcome["status"] != "processed":
@@ -172,7 +150,7 @@ def table_rows(root: Path):
 
 def same_rows(left: Path, right: Path) -> bool:
     a, b = table_rows(left), table_rows(right)
-    return (a is None and b is None) or (a is not None and b is not None and a.equals(b))
+    return a is b or (a is not None and b is not None and a.equals(b))
 
 
 def build_history(template_dir: Path, target: Path, days: int) -> dict[str, float]:
@@ -207,7 +185,7 @@ def build_history(template_dir: Path, target: Path, days: int) -> dict[str, floa
         }
         for name, values in columns.items():
             table = table.set_column(table.schema.get_field_index(name), name, values)
-        folder = target / f"event_year={day:%Y}" / f"event_month={day:%m}" / f"event_day={day:%d}"
+        folder = day_dir(target, day)
         folder.mkdir(parents=True)
         pq.write_table(
             table.replace_schema_metadata(meta),
@@ -217,11 +195,14 @@ def build_history(template_dir: Path, target: Path, days: int) -> dict[str, floa
     return expected
 
 
+def day_dir(root: Path, day: dt.date) -> Path:
+    return root / f"event_year={day:%Y}" / f"event_month={day:%m}" / f"event_day={day:%d}"
+
+
 def day_mileage(silver: Path) -> dict[str, float]:
     import pyarrow.parquet as pq
 
-    folder = silver / f"event_year={DAY:%Y}" / f"event_month={DAY:%m}" / f"event_day={DAY:%d}"
-    table = pq.ParquetDataset(folder).read(columns=["carChassis", "currentMileage"])
+    table = pq.ParquetDataset(day_dir(silver, DAY)).read(columns=["carChassis", "currentMileage"])
     pairs = table.to_pylist()
     found = {r["carChassis"]: r["currentMileage"] for r in pairs}
     return found if len(found) == len(pairs) else {}  # a duplicate car fails the check
@@ -233,13 +214,10 @@ def variants(args: argparse.Namespace, scratch: Path) -> dict[str, str | None]:
     found: dict[str, str | None] = {"job": None, "lean": None}
     if args.baseline_rev:
         folder = scratch / "baseline"
-        folder.mkdir()
-        script = subprocess.run(
-            ["git", "-C", str(REPO), "show", f"{args.baseline_rev}:{JOB_REL}"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
+        folder.mkdir(parents=True)
+        script = subprocess.check_output(
+            ["git", "show", f"{args.baseline_rev}:{JOB_REL}"], cwd=REPO, text=True
+        )
         (folder / Path(JOB_REL).name).write_text(script, encoding="utf-8")
         found[f"rev {args.baseline_rev}"] = str(folder)
     for item in args.compare:
@@ -249,17 +227,12 @@ def variants(args: argparse.Namespace, scratch: Path) -> dict[str, str | None]:
 
 
 def run_cell(spec: dict, path: str | None, scratch: Path, tag: str) -> tuple[dict, Path]:
+    """One cold run into a fresh lake folder (silver from `history` when given)."""
     out = scratch / tag
-    if out.exists():
-        shutil.rmtree(out)
-    spec = {
-        **spec,
-        "silver": str(out / "silver"),
-        "quarantine": str(out / "quarantine"),
-        "state": str(out / "state"),
-    }
-    if spec.pop("history", None):
-        shutil.copytree(spec.pop("history_dir"), out / "silver")
+    shutil.rmtree(out, ignore_errors=True)
+    spec = spec | {t: str(out / t) for t in ("silver", "quarantine", "state")}
+    if spec.get("history"):
+        shutil.copytree(spec.pop("history"), out / "silver")
     os.sync()  # a copied history is on disk before the clock starts
     return cold_run(spec, path), out
 
@@ -283,11 +256,7 @@ def section_ratio(args, work: Path, scratch: Path, log) -> dict:
                     same_rows(out / t, reference / t) for t in ("silver", "quarantine")
                 )
                 runs[name].append(result)
-                log(
-                    f"{records:>9,} {name:<14} run {rep + 1}: {result['wall_s']:6.1f} s, "
-                    f"{result['peak_rss_mb']} MB, load {result['load1']}, "
-                    f"rows {'=' if result['same_rows'] else '!='} job"
-                )
+                log(f"{records:,} {name} run {rep + 1}", result, "same_rows")
         if records == HISTORY_RECORDS:
             shutil.copytree(reference / "silver", work / "history_template", dirs_exist_ok=True)
         results[str(records)] = runs
@@ -307,15 +276,11 @@ def section_history(args, work: Path, scratch: Path, log) -> dict:
         for mode in ("incremental", "read_all"):
             for rep in range(args.repeats if mode == "incremental" else 1):
                 spec = {"variant": "job", "bronze": str(bronze), "read_all": mode == "read_all"}
-                spec |= {"history": True, "history_dir": str(history)}
+                spec["history"] = str(history)
                 result, out = run_cell(spec, None, scratch, f"h{days}_{mode}")
                 result["as_expected"] = day_mileage(out / "silver") == expected
                 results.setdefault(mode, {}).setdefault(str(days), []).append(result)
-                log(
-                    f"history {days:>3} d {mode:<11} run {rep + 1}: {result['wall_s']:6.1f} s, "
-                    f"{result['peak_rss_mb']} MB, load {result['load1']}, "
-                    f"touched day {'as expected' if result['as_expected'] else 'WRONG'}"
-                )
+                log(f"history {days} d {mode} run {rep + 1}", result, "as_expected")
         shutil.rmtree(history)
     return results
 
@@ -323,14 +288,18 @@ def section_history(args, work: Path, scratch: Path, log) -> dict:
 def section_profile(args, work: Path, scratch: Path, log) -> dict:
     results: dict = {}
     for records in args.records:
-        events = scratch / f"events_{records}"
-        events.mkdir()
-        spec = {"variant": "job", "bronze": str(build_bronze(work, records))}
-        result, _ = run_cell(spec | {"eventlog": str(events)}, None, scratch, f"p{records}")
-        [log_file] = events.iterdir()
-        result["executions"] = summarize_event_log(log_file, result)
-        results[str(records)] = result
-        log(f"profile {records:,}: {result['wall_s']} s")
+        for name, path in variants(args, scratch / str(records)).items():
+            if name == "lean":
+                continue
+            events = scratch / f"events_{records}_{name}"
+            events.mkdir()
+            spec = {"variant": "job", "bronze": str(build_bronze(work, records))}
+            spec["eventlog"] = str(events)
+            result, _ = run_cell(spec, path, scratch, f"p{records}")
+            [log_file] = events.iterdir()
+            result["executions"] = summarize_event_log(log_file, result)
+            results[f"{records:,} {name}"] = result
+            log(f"profile {records:,} {name}", result, "wall_s")
     return results
 
 
@@ -357,10 +326,8 @@ def summarize_event_log(path: Path, result: dict) -> dict[str, dict]:
             row["executions"] += 1
             plans[event["executionId"]] = (name, plan_nodes(event["sparkPlanInfo"]))
         elif kind == "SparkListenerSQLAdaptiveExecutionUpdate":  # the final plan counts
-            plans[event["executionId"]] = (
-                plans[event["executionId"]][0],
-                plan_nodes(event["sparkPlanInfo"]),
-            )
+            name = plans[event["executionId"]][0]
+            plans[event["executionId"]] = (name, plan_nodes(event["sparkPlanInfo"]))
         elif kind == "SparkListenerJobStart":
             name, row = row_at(event["Submission Time"])
             row["jobs"] += 1
@@ -407,7 +374,7 @@ def load_span(runs) -> str:
 def ratio_tables(results: dict) -> str:
     names = list(next(iter(results.values())))
     others = [n for n in names if n not in ("job", "lean")]
-    header = ["records", "project job s", "lean job s", "ratio"]
+    header = ["records", "project job s", "lean job s", "ratio", "CPU ratio"]
     header += [h for n in others for h in (f"{n} s", f"{n} / lean")]
     header += ["runs", "load (1 min)", "rows = job's"]
     rows, stages = [], []
@@ -415,20 +382,17 @@ def ratio_tables(results: dict) -> str:
         lean = median(runs["lean"], "wall_s")
         row = [f"{int(records):,}", median(runs["job"], "wall_s"), lean]
         row.append(round(row[1] / lean, 2))
+        row.append(round(median(runs["job"], "cpu_s") / median(runs["lean"], "cpu_s"), 2))
         for name in others:
             row += [median(runs[name], "wall_s"), round(median(runs[name], "wall_s") / lean, 2)]
         every = [r for rs in runs.values() for r in rs]
         same = all(r["same_rows"] for r in every)
         rows.append(row + [len(runs["job"]), load_span(every), "yes" if same else "**NO**"])
         for name in ("job", *others):
-            laps = {
-                k: median([{"v": r["stages_s"].get(k, 0)} for r in runs[name]], "v")
-                for k in runs[name][0]["stages_s"]
-            }
-            stages.append(
-                [f"{int(records):,}", name, median(runs[name], "session_s")]
-                + [f"{k} {v}" for k, v in laps.items()]
-            )
+            laps = [(k, statistics.median(r["stages_s"].get(k, 0) for r in runs[name]))
+                    for k in runs[name][0]["stages_s"]]  # fmt: skip
+            stages.append([f"{int(records):,}", name, median(runs[name], "session_s")]
+                          + [f"{k} {v:.2f}" for k, v in laps])  # fmt: skip
     width = max(len(r) for r in stages)
     stages = [r + [""] * (width - len(r)) for r in stages]
     stage_header = ["records", "variant", "session start s"] + ["stage s"] * (width - 3)
@@ -439,42 +403,31 @@ def history_table(results: dict) -> str:
     rows, ratios = [], []
     for mode, by_days in results.items():
         for days, runs in by_days.items():
-            rows.append(
-                [
-                    mode,
-                    days,
-                    f"{int(days) * HISTORY_RECORDS // READINGS:,}",
-                    median(runs, "wall_s"),
-                    median(runs, "peak_rss_mb"),
-                    len(runs),
-                    load_span(runs),
-                    "yes" if all(r["as_expected"] for r in runs) else "NO",
-                ]
-            )
+            right = "yes" if all(r["as_expected"] for r in runs) else "NO"
+            rows.append([mode, days, f"{int(days) * HISTORY_RECORDS // READINGS:,}"]
+                        + [median(runs, k) for k in ("wall_s", "cpu_s", "peak_rss_mb")]
+                        + [len(runs), load_span(runs), right])  # fmt: skip
         first, last = by_days[str(HISTORY_DAYS[0])], by_days[str(HISTORY_DAYS[-1])]
         t = median(last, "wall_s") / median(first, "wall_s")
         m = median(last, "peak_rss_mb") / median(first, "peak_rss_mb")
         verdict = "PASS" if t <= TARGET and m <= TARGET else "MISS"
         ratios.append([mode, round(t, 2), round(m, 2), verdict])
-    header = ["mode", "days", "silver rows", "wall s", "peak RSS MB", "runs", "load", "day right"]
+    header = ["mode", "days", "silver rows", "wall s", "CPU s", "peak RSS MB", "runs", "load"]
+    header.append("day right")
     ratio_header = ["mode", "T(365)/T(1)", "peak RSS(365)/(1)", f"<= {TARGET}"]
     return md_table(header, rows) + "\n\n" + md_table(ratio_header, ratios)
 
 
 def profile_tables(results: dict) -> str:
-    jvm = ["records", "wall s", "session s", "run s", "JIT ms (session)", "JIT ms (run)"]
+    jvm = ["records, variant", "wall s", "session s", "run s", "JIT ms (session)", "JIT ms (run)"]
     jvm += ["codegen classes", "codegen ms", "GC ms", "peak RSS MB", "load"]
     keys = ("session_s", "run_s", "jit_ms_session", "jit_ms_run", "codegen_classes")
     keys += ("codegen_ms", "gc_ms", "peak_rss_mb", "load1")
-    parts = [
-        md_table(
-            jvm, [[f"{int(n):,}", r["wall_s"], *(r[k] for k in keys)] for n, r in results.items()]
-        )
-    ]
-    header = ["records", "job stage", "stage s", *PROFILE_KEYS]
+    parts = [md_table(jvm, [[n, r["wall_s"], *(r[k] for k in keys)]
+                            for n, r in results.items()])]  # fmt: skip
+    header = ["records, variant", "job stage", "stage s", *PROFILE_KEYS]
     rows = [
-        [f"{int(records):,}", stage, result["stages_s"].get(stage, "")]
-        + [row.get(k, 0) for k in PROFILE_KEYS]
+        [records, stage, result["stages_s"].get(stage, "")] + [row.get(k, 0) for k in PROFILE_KEYS]
         for records, result in results.items()
         for stage, row in result["executions"].items()
     ]
@@ -529,8 +482,10 @@ def main(argv: list[str] | None = None) -> int:
     args.records = [int(n) for n in args.records.split(",")]
     started = time.perf_counter()
 
-    def log(message: str) -> None:
-        print(f"[{time.perf_counter() - started:6.0f} s] {message}", flush=True)
+    def log(what: str, result: dict, check: str) -> None:
+        print(f"[{time.perf_counter() - started:5.0f} s] {what}: {result['wall_s']} s, "
+              f"{result['peak_rss_mb']} MB, load {result['load1']}, {check} {result[check]}",
+              flush=True)  # fmt: skip
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-consolidation-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -541,19 +496,15 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.sections.split(","):
             load = [round(x, 2) for x in os.getloadavg()]
             results = sections[name](args, work, Path(scratch), log)
-            report[name] = {
-                "results": results,
-                "load_at_start": load,
-                "cpus": os.cpu_count(),
-                "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-            }
+            at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+            report[name] = {"results": results, "load_at_start": load, "at": at}
     report_file.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
     renderers = {"ratio": ratio_tables, "history": history_table, "profile": profile_tables}
-    for name in args.sections.split(","):
+    for name in [n for n in renderers if n in report]:  # earlier runs' sections stay filled
         text = renderers[name](report[name]["results"])
         print(f"\n{name}:\n{text}")
         fill(args.out / ("job-speed.md" if name == "profile" else "consolidation.md"), name, text)
-    if "history" in args.sections:
+    if "history" in report:
         plot(report["history"]["results"], args.out / "consolidation.png")
     if not args.workdir:
         shutil.rmtree(work)

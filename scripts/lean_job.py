@@ -1,18 +1,12 @@
 """A lean Spark job doing the consolidation job's work: the benchmark baseline of issue 12.
 
-Never deployed and never used by the pipeline: `scripts/bench_consolidation.py` times it side
-by side with `glue_jobs/silver_consolidation_job.py` on the same bronze and checks, on every
-run, that both wrote the same silver and quarantine rows. It is written the plain way (one
-read, one cached batch, one window, two writes) and keeps the job's rules: reject reasons in
-the same order, strings trimmed (blank -> null), Manufacturer Title Case, color lower case,
-RFC and ISO event times to UTC, the enrichment, zero-padded partition columns, one row per car
-and day (highest mileage, then latest event time, latest ingestion time, greatest source file;
-without the job's final tie-break over the other columns, so it agrees with the job only on
-data without such ties), dynamic partition overwrite, rejected rows with their reason.
-
-Simplifications a production job could not make: no bookmark (it reads every file it is
-given), no schema-drift handling beyond flattening, and quarantine partitions are overwritten
-rather than merged with rejects of other files.
+Never deployed: `scripts/bench_consolidation.py` times it beside the project job on the same
+bronze and checks on every run that both wrote the same silver and quarantine rows. Same
+rules (reject reasons in order; trim, blank -> null, Manufacturer Title Case, color lower
+case; RFC and ISO event times to UTC; enrichment; zero-padded partitions; one row per car and
+day by mileage, event time, ingestion time, source file; dynamic partition overwrite; rejects
+with their reason), written plainly, without the job's bookmark, commit protocol, Unicode
+trim, schema-drift handling, merge of existing quarantine rows or final total tie-break.
 
     python scripts/lean_job.py BRONZE_DIR SILVER_DIR QUARANTINE_DIR
 """
@@ -27,13 +21,8 @@ from pyspark.sql import types as T
 
 PARTS = ("event_year", "event_month", "event_day")
 INGEST_PARTS = ("ingest_year", "ingest_month", "ingest_day")
-REQUIRED = {
-    "carChassis": "string",
-    "metrics_metricTimestamp": "string",
-    "currentMileage": "double",
-    "ingestion_timestamp": "timestamp",
-    "source_file": "string",
-}
+REQUIRED = {"carChassis": "string", "metrics_metricTimestamp": "string", "source_file": "string"}
+REQUIRED |= {"currentMileage": "double", "ingestion_timestamp": "timestamp"}
 RFC = r"^(?:[A-Za-z]{3},\s*)?(\d{1,2} [A-Za-z]{3} \d{4} \d{2}:\d{2}:\d{2})$"
 
 
@@ -157,12 +146,8 @@ def run(spark: SparkSession, bronze: str, silver: str, quarantine: str) -> None:
     write(ranked.where("_rank = 1").drop("_rank"), silver, PARTS, "carChassis")
     rejects = batch.where("reject_reason IS NOT NULL").drop("metrics_metricTimestamp")
     rejects = rejects.withColumnRenamed("_ts_raw", "metrics_metricTimestamp")
-    write(
-        rejects.withColumns(day_parts("ingestion_timestamp", INGEST_PARTS)),
-        quarantine,
-        INGEST_PARTS,
-        "source_file",
-    )
+    rejects = rejects.withColumns(day_parts("ingestion_timestamp", INGEST_PARTS))
+    write(rejects, quarantine, INGEST_PARTS, "source_file")
     batch.unpersist()
 
 
