@@ -138,19 +138,28 @@ def build_bronze(work: Path, records: int) -> Path:
 
 
 def table_rows(root: Path):
-    """Every row of a partitioned Parquet table, columns in name order, rows sorted."""
+    """Every row of a partitioned Parquet table (None when there is no table)."""
     import pyarrow.dataset as ds
 
-    if not root.exists():
-        return None
-    table = ds.dataset(root, format="parquet", partitioning="hive").to_table()
-    table = table.select(sorted(table.column_names))
-    return table.sort_by([(name, "ascending") for name in table.column_names])
+    return (
+        ds.dataset(root, format="parquet", partitioning="hive").to_table()
+        if root.exists()
+        else None
+    )
 
 
 def same_rows(left: Path, right: Path) -> bool:
+    """The same rows in the columns both tables have; a column only one has must be all null
+    (the job's rescued-data column, which the lean job does not write)."""
     a, b = table_rows(left), table_rows(right)
-    return a is b or (a is not None and b is not None and a.equals(b))
+    if a is None or b is None:
+        return a is b
+    common = sorted(set(a.column_names) & set(b.column_names))
+    for t in (a, b):
+        if any(t[c].null_count != len(t) for c in set(t.column_names) - set(common)):
+            return False
+    a, b = (t.select(common).sort_by([(c, "ascending") for c in common]) for t in (a, b))
+    return a.equals(b)
 
 
 def build_history(template_dir: Path, target: Path, days: int) -> dict[str, float]:
@@ -258,7 +267,8 @@ def section_ratio(args, work: Path, scratch: Path, log) -> dict:
                 runs[name].append(result)
                 log(f"{records:,} {name} run {rep + 1}", result, "same_rows")
         if records == HISTORY_RECORDS:
-            shutil.copytree(reference / "silver", work / "history_template", dirs_exist_ok=True)
+            shutil.rmtree(work / "history_template", ignore_errors=True)
+            shutil.copytree(reference / "silver", work / "history_template")
         results[str(records)] = runs
     return results
 

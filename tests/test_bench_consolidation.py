@@ -42,6 +42,14 @@ def test_same_rows_ignores_row_and_column_order_but_not_values(tmp_path):
     assert bench.same_rows(tmp_path / "absent", tmp_path / "also_absent")
 
 
+def test_same_rows_accepts_an_extra_column_only_when_it_is_all_null(tmp_path):
+    a = _table(tmp_path / "a", [{"carChassis": "A", "m": 1.0}])
+    b = _table(tmp_path / "b", [{"carChassis": "A", "m": 1.0, "_rescued_data": None}])
+    c = _table(tmp_path / "c", [{"carChassis": "A", "m": 1.0, "_rescued_data": '{"x": 1}'}])
+    assert bench.same_rows(a, b)
+    assert not bench.same_rows(a, c)
+
+
 def test_event_log_summary_attributes_jobs_and_tasks_to_job_stages(tmp_path):
     start = 1_000.0  # epoch seconds when run() began; stages: validate 2 s, write 3 s
     result = {"run_start_epoch": start, "stages_s": {"validate": 2.0, "write_silver": 3.0}}
