@@ -499,21 +499,30 @@ def _prepare_out_dir(out_dir: Path, overwrite: bool) -> None:
         path.unlink()
 
 
-def _write(
+def write_fleet(
     out_dir: Path | str,
     *,
     cars: int,
     days: int,
-    start_date: date,
-    readings_per_day: int,
-    duplicate_rate: float,
-    bad_rate: float,
-    seed: int,
-    fmt: str,
-    files: int | None,
-    records_per_file: int | None,
-    overwrite: bool,
+    start_date: date = DEFAULT_START_DATE,
+    readings_per_day: int = 3,
+    files: int | None = None,
+    records_per_file: int | None = None,
+    duplicate_rate: float = 0.0,
+    bad_rate: float = 0.0,
+    seed: int = DEFAULT_SEED,
+    fmt: str = "object",
+    overwrite: bool = False,
 ) -> tuple[list[Path], Counter[str]]:
+    """Write ``cars * days * readings_per_day`` records into landing files under ``out_dir``.
+
+    Records are spread over the files in sending order (the first files hold the earliest
+    readings). ``fmt`` "object" writes one record per file (as the producer does), so ``files``
+    and ``records_per_file`` are for "array" and "jsonl" (default: a single file). Existing
+    ``car_telemetry_*.json`` files in ``out_dir`` are an error unless ``overwrite``, which
+    deletes them first; other files are left alone. Returns the paths written, sorted, and the
+    number of records of each kind.
+    """
     out_dir = Path(out_dir)
     _check_args(cars, days, readings_per_day, duplicate_rate=duplicate_rate, bad_rate=bad_rate)
     total = cars * days * readings_per_day
@@ -541,44 +550,9 @@ def _write(
     return paths, kinds
 
 
-def generate(
-    out_dir: Path | str,
-    *,
-    cars: int,
-    days: int,
-    start_date: date = DEFAULT_START_DATE,
-    readings_per_day: int = 3,
-    files: int | None = None,
-    records_per_file: int | None = None,
-    duplicate_rate: float = 0.0,
-    bad_rate: float = 0.0,
-    seed: int = DEFAULT_SEED,
-    fmt: str = "object",
-    overwrite: bool = False,
-) -> list[Path]:
-    """Write ``cars * days * readings_per_day`` records into landing files under ``out_dir``.
-
-    Records are spread over the files in sending order (the first files hold the earliest
-    readings). ``fmt`` "object" writes one record per file (as the producer does), so ``files``
-    and ``records_per_file`` are for "array" and "jsonl" (default: a single file). Existing
-    ``car_telemetry_*.json`` files in ``out_dir`` are an error unless ``overwrite``, which
-    deletes them first; other files are left alone. Returns the paths written, sorted.
-    """
-    paths, _ = _write(
-        out_dir,
-        cars=cars,
-        days=days,
-        start_date=start_date,
-        readings_per_day=readings_per_day,
-        duplicate_rate=duplicate_rate,
-        bad_rate=bad_rate,
-        seed=seed,
-        fmt=fmt,
-        files=files,
-        records_per_file=records_per_file,
-        overwrite=overwrite,
-    )
-    return paths
+def generate(out_dir: Path | str, **options: Any) -> list[Path]:
+    """``write_fleet`` without the counts: the paths written, sorted."""
+    return write_fleet(out_dir, **options)[0]
 
 
 SEED_EXAMPLE_CAR = Car(
@@ -736,7 +710,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     try:
-        paths, kinds = _write(
+        paths, kinds = write_fleet(
             args.out,
             cars=args.cars,
             days=args.days,

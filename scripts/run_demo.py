@@ -38,18 +38,13 @@ SHOWN_COLUMNS = (
 )
 
 
+# 4 cars x 3 days x 3 readings in 6 array files, with duplicates and bad records of every kind.
+DEMO_FLEET = {"cars": 4, "days": 3, "readings_per_day": 3, "duplicate_rate": 0.1, "bad_rate": 0.06}
+
+
 def make_landing(landing: Path) -> None:
     generate_telemetry.generate(
-        landing / "fleet",
-        cars=4,
-        days=3,
-        readings_per_day=3,
-        duplicate_rate=0.1,
-        bad_rate=0.06,
-        seed=7,
-        fmt="array",
-        files=6,
-        overwrite=True,
+        landing / "fleet", seed=7, fmt="array", files=6, overwrite=True, **DEMO_FLEET
     )
     generate_telemetry.seed_example(landing / "seed")
     (landing / "broken_upload.json").write_text('{"carChassis": "TRUNCATED", "metrics": {')

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-import boto3
+import ops_cli
 from botocore.exceptions import BotoCoreError, ClientError
 
 LOG = logging.getLogger("run_glue_job")
@@ -164,12 +164,16 @@ def format_result(result: RunResult, region: str, continuous_group: str | None =
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description=(
-            "Start a run of a Glue job (the Terraform output glue_job_name), wait for it with "
-            "progress lines, and print its final state, run id and where its logs are. "
-            "Exit 0 on SUCCEEDED, 1 when the run fails (FAILED, TIMEOUT, ERROR, STOPPED), "
-            "2 when it cannot start, 3 when --timeout-minutes passes first."
+    parser = ops_cli.parser(
+        "Start a run of a Glue job (the Terraform output glue_job_name), wait for it with "
+        "progress lines, and print its final state, run id and where its logs are. "
+        "Exit 0 on SUCCEEDED, 1 when the run fails (FAILED, TIMEOUT, ERROR, STOPPED), "
+        "2 when it cannot start, 3 when --timeout-minutes passes first.",
+        poll_seconds=30.0,
+        timeout=(
+            60.0,
+            "stop waiting (exit 3) after this long; the run itself is not stopped and keeps "
+            "the job's own Timeout",
         ),
     )
     parser.add_argument("--job-name", required=True, help="Glue job name")
@@ -188,36 +192,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=True,
         help="wait for the run to end (default); --no-wait starts it, prints its id and returns",
     )
-    parser.add_argument(
-        "--poll-seconds",
-        type=float,
-        default=30.0,
-        help="seconds between two status checks (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--timeout-minutes",
-        type=float,
-        default=60.0,
-        help="stop waiting (exit 3) after this long; the run itself is not stopped and keeps "
-        "the job's own Timeout (default: %(default)s)",
-    )
-    parser.add_argument("--region", help="AWS region (default: the AWS SDK's configuration)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None, *, client: Any = None) -> int:
     """Run the CLI; ``client`` (a boto3 Glue client) is for tests."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    args = ops_cli.parse(build_parser(), argv, check=lambda a: parse_arguments(a.arguments))
     try:
-        arguments = parse_arguments(args.arguments)
-    except ValueError as err:
-        parser.error(str(err))
-    try:
-        client = client or boto3.client("glue", region_name=args.region)
+        client = ops_cli.client("glue", args, client)
         region = client.meta.region_name
-        run_id = start_run(client, args.job_name, arguments)
+        run_id = start_run(client, args.job_name, parse_arguments(args.arguments))
     except (ClientError, BotoCoreError) as err:
         print(f"error: could not start a run of {args.job_name}: {err}", file=sys.stderr)
         return EXIT_NOT_STARTED

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import boto3
+import ops_cli
 from botocore.exceptions import BotoCoreError, ClientError
 
 LOG = logging.getLogger("upload_test_data")
@@ -81,12 +81,10 @@ def upload(client: Any, bucket: str, uploads: Sequence[tuple[Path, str]]) -> int
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description=(
-            "Upload local landing files (*.json; directories are searched recursively) to the "
-            "landing bucket (the Terraform output landing bucket name), where each upload "
-            "triggers the ingestion Lambda."
-        ),
+    parser = ops_cli.parser(
+        "Upload local landing files (*.json; directories are searched recursively) to the "
+        "landing bucket (the Terraform output landing bucket name), where each upload "
+        "triggers the ingestion Lambda."
     )
     parser.add_argument("--bucket", required=True, help="landing bucket name")
     parser.add_argument(
@@ -98,15 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--dry-run", action="store_true", help="print what would be uploaded, upload nothing"
     )
-    parser.add_argument("--region", help="AWS region (default: the AWS SDK's configuration)")
     parser.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="file or directory")
     return parser
 
 
 def main(argv: Sequence[str] | None = None, *, client: Any = None) -> int:
     """Run the CLI; ``client`` (a boto3 S3 client) is for tests."""
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    args = ops_cli.parse(build_parser(), argv)
     try:
         uploads = plan_uploads(args.paths, args.prefix)
     except ValueError as err:
@@ -120,7 +116,7 @@ def main(argv: Sequence[str] | None = None, *, client: Any = None) -> int:
         print(f"dry run: would upload {len(uploads)} files ({size} bytes) to {destination}")
         return 0
     try:
-        client = client or boto3.client("s3", region_name=args.region)
+        client = ops_cli.client("s3", args, client)
         uploaded = upload(client, args.bucket, uploads)
     except (ClientError, BotoCoreError) as err:
         print(f"error: upload to {destination} failed: {err}", file=sys.stderr)

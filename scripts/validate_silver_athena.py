@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import boto3
+import ops_cli
 from botocore.exceptions import BotoCoreError, ClientError
 
 LOG = logging.getLogger("validate_silver_athena")
@@ -213,12 +213,12 @@ def run_check(
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        description=(
-            "Run the silver dedup check (terraform/queries/silver_duplicates_check.sql) in an "
-            "Athena workgroup and print the (car, day) keys that hold more than one row. "
-            "Exit 0 when there are none, 1 when there are, 2 when the query fails."
-        ),
+    parser = ops_cli.parser(
+        "Run the silver dedup check (terraform/queries/silver_duplicates_check.sql) in an "
+        "Athena workgroup and print the (car, day) keys that hold more than one row. "
+        "Exit 0 when there are none, 1 when there are, 2 when the query fails.",
+        poll_seconds=1.0,
+        timeout=(5.0, "cancel the query after this long"),
     )
     parser.add_argument("--workgroup", required=True, help="Athena workgroup")
     parser.add_argument("--database", required=True, help="Glue database of the silver table")
@@ -229,33 +229,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--output-location",
         help="s3://... for the results, when the workgroup does not set one",
     )
-    parser.add_argument(
-        "--poll-seconds",
-        type=float,
-        default=1.0,
-        help="seconds between status checks (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--timeout-minutes",
-        type=float,
-        default=5.0,
-        help="cancel the query after this long (default: %(default)s)",
-    )
-    parser.add_argument("--region", help="AWS region (default: the AWS SDK's configuration)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None, *, client: Any = None) -> int:
     """Run the CLI; ``client`` (a boto3 Athena client) is for tests."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    args = ops_cli.parse(build_parser(), argv, check=lambda a: load_check_sql(a.database, a.table))
     try:
-        load_check_sql(args.database, args.table)
-    except ValueError as err:
-        parser.error(str(err))
-    try:
-        client = client or boto3.client("athena", region_name=args.region)
+        client = ops_cli.client("athena", args, client)
         duplicates = run_check(
             client,
             workgroup=args.workgroup,

@@ -11,66 +11,51 @@ import datetime as dt
 import os
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 UTC = dt.UTC
 
-TRIP = pa.struct(
-    [
-        ("tripMileage", pa.float64()),
-        ("tripTimeMinutes", pa.float64()),
-        ("tripFuelLiters", pa.float64()),
-        ("tripMaxSpeedKm", pa.float64()),
-        ("tripAverageSpeedKm", pa.float64()),
-        ("tripStartTimestamp", pa.string()),
-    ]
+# The bronze contract (DESIGN.md section 2) in a SQL engine's own terms, so that the
+# expectation is not a copy of the Lambda's pyarrow declaration: DuckDB turns it into Arrow.
+BRONZE_DDL = """
+CREATE TABLE bronze (
+    carChassis VARCHAR, Model VARCHAR, "year" BIGINT, ModelYear BIGINT, Manufacturer VARCHAR,
+    horsePower DOUBLE, gasType VARCHAR, currentMileage DOUBLE, color VARCHAR,
+    fuelCapacityLiters DOUBLE,
+    metrics STRUCT(
+        engineTempCelsius DOUBLE, oilTempCelsius DOUBLE, batteryChargePerc DOUBLE,
+        fuelAvailableLiters DOUBLE, coolantCelsius DOUBLE,
+        trip STRUCT(
+            tripMileage DOUBLE, tripTimeMinutes DOUBLE, tripFuelLiters DOUBLE,
+            tripMaxSpeedKm DOUBLE, tripAverageSpeedKm DOUBLE, tripStartTimestamp VARCHAR
+        ),
+        metricTimestamp VARCHAR
+    ),
+    carInsurance STRUCT("number" VARCHAR, provider VARCHAR, validUntil VARCHAR),
+    market STRUCT(
+        currentPrice DOUBLE, currency VARCHAR, location VARCHAR, dealer VARCHAR,
+        warrantyYears DOUBLE, evaluator VARCHAR
+    ),
+    -- lineage, added by the Lambda
+    ingestion_timestamp TIMESTAMPTZ, source_bucket VARCHAR, source_file VARCHAR
 )
-METRICS = pa.struct(
-    [
-        ("engineTempCelsius", pa.float64()),
-        ("oilTempCelsius", pa.float64()),
-        ("batteryChargePerc", pa.float64()),
-        ("fuelAvailableLiters", pa.float64()),
-        ("coolantCelsius", pa.float64()),
-        ("trip", TRIP),
-        ("metricTimestamp", pa.string()),
-    ]
-)
-INSURANCE = pa.struct(
-    [("number", pa.string()), ("provider", pa.string()), ("validUntil", pa.string())]
-)
-MARKET = pa.struct(
-    [
-        ("currentPrice", pa.float64()),
-        ("currency", pa.string()),
-        ("location", pa.string()),
-        ("dealer", pa.string()),
-        ("warrantyYears", pa.float64()),
-        ("evaluator", pa.string()),
-    ]
-)
-V1_FIELDS = [
-    ("carChassis", pa.string()),
-    ("Model", pa.string()),
-    ("year", pa.int64()),
-    ("ModelYear", pa.int64()),
-    ("Manufacturer", pa.string()),
-    ("horsePower", pa.float64()),
-    ("gasType", pa.string()),
-    ("currentMileage", pa.float64()),
-    ("color", pa.string()),
-    ("fuelCapacityLiters", pa.float64()),
-    ("metrics", METRICS),
-    ("carInsurance", INSURANCE),
-    ("market", MARKET),
-]
-LINEAGE_FIELDS = [
-    ("ingestion_timestamp", pa.timestamp("us", tz="UTC")),
-    ("source_bucket", pa.string()),
-    ("source_file", pa.string()),
-]
-V1_SCHEMA = pa.schema(V1_FIELDS + LINEAGE_FIELDS)
+"""
+
+
+def _ddl_schema(ddl: str) -> pa.Schema:
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")  # TIMESTAMPTZ -> timestamp[us, tz=UTC]
+    con.execute(ddl)
+    return con.sql("SELECT * FROM bronze").to_arrow_table().schema
+
+
+V1_SCHEMA = _ddl_schema(BRONZE_DDL)
+V1_FIELDS = [(f.name, f.type) for f in V1_SCHEMA][:-3]
+LINEAGE_FIELDS = [(f.name, f.type) for f in V1_SCHEMA][-3:]
+METRICS = V1_SCHEMA.field("metrics").type
+TRIP = METRICS.field("trip").type
 
 BASE_RECORD = {
     "carChassis": "CAR-A",
