@@ -322,7 +322,10 @@ def summarize_event_log(path: Path, result: dict) -> dict[str, dict]:
         return name, rows.setdefault(name, dict.fromkeys(PROFILE_KEYS, 0))
 
     for line in path.read_text(encoding="utf-8").splitlines():
-        event = json.loads(line)
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:  # the last line of a log whose JVM exited mid-write
+            continue
         kind = event["Event"].rsplit(".", 1)[-1]
         if kind == "SparkListenerSQLExecutionStart":
             name, row = row_at(event["time"])

@@ -239,6 +239,28 @@ def test_ensure_columns_adds_typed_nulls_only_for_absent_columns(spark):
 
 
 # --- cleanse / type / enrich / partition ---------------------------------------------------
+def test_trim_removes_exactly_what_the_unicode_white_space_regex_removes(spark):
+    # The expectation is Java's own regex class [\s\p{Z}\x{FEFF}] (Java 17's Unicode data),
+    # asked about every code point of the BMP (the other planes hold no category Z character).
+    edge = r"^[\s\p{Z}\x{FEFF}]+|[\s\p{Z}\x{FEFF}]+$"
+    points = [c for c in range(1, 0x10000) if not 0xD800 <= c <= 0xDFFF]
+    df = spark.createDataFrame([(chr(c) * 2 + "a" + chr(c),) for c in points], "v string")
+    out = df.select(
+        F.regexp_replace("v", edge, "").alias("regex"), job.trim_text(F.col("v")).alias("trim")
+    )
+    pairs = [(r["regex"], r["trim"]) for r in out.collect()]
+    assert [regex for regex, trim in pairs if regex != trim] == []
+    removed = sorted(c for c, (regex, _) in zip(points, pairs, strict=True) if regex == "a")
+    assert removed == [9, 10, 11, 12, 13, 32, 0xA0, 0x1680, *range(0x2000, 0x200B)] + [
+        0x2028,
+        0x2029,
+        0x202F,
+        0x205F,
+        0x3000,
+        0xFEFF,
+    ]
+
+
 def test_cleanse_trims_title_cases_manufacturer_lowers_color_and_blanks_to_null(spark):
     schema = T.StructType(
         [
