@@ -159,6 +159,15 @@ def test_payload_that_cannot_be_split_into_records_is_bad_content_with_a_reason(
             ],
         ),
         (
+            # the first record ends on the first line: JSON Lines, whatever follows it there
+            b'{"a": 1} x\n{"b": 2}\n',
+            [
+                {"a": 1},
+                ("bad", "malformed JSON at line 1 column 1: Expecting value", "x"),
+                {"b": 2},
+            ],
+        ),
+        (
             b'{"a": 1}\n{"b":' + b"[" * 100_000 + b'\n{"c": 1}',
             [{"a": 1}, ("bad", "JSON nested too deeply", '{"b":' + "[" * 100_000), {"c": 1}],
         ),

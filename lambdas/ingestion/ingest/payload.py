@@ -3,9 +3,9 @@
 A file is one JSON object, an array of objects, or JSON Lines (concatenated objects too),
 UTF-8 with or without BOM. What cannot be split into records raises ``BadContent`` (the file
 is quarantined whole): undecodable bytes, an empty file or array, a top-level scalar, a JSON
-document (array, or an object spanning lines) that does not parse. A file whose first line is
-one or more complete JSON values is JSON Lines and is judged line by line: a line that does
-not parse is one bad record, the others go on. A record that is not an object is bad alone.
+document (array, or an object spanning lines) that does not parse. A file whose first record
+ends on its first line is JSON Lines and is judged line by line: a line that does not parse is
+one bad record, the others go on. A record that is not an object is bad alone.
 """
 
 import json
@@ -80,10 +80,7 @@ class Payload:
             idx, what = self._skip(idx + 1), "array element"
             if text.startswith("]", idx):
                 raise BadContent("empty array: no records")
-        elif text[idx] == "{":
-            newline = text.find("\n", idx)
-            lines = newline >= 0 and self._complete_line(idx, newline)
-        else:
+        elif text[idx] != "{":
             try:
                 value = _DECODER.raw_decode(text, idx)[0]
             except _PARSE_ERRORS as exc:
@@ -101,6 +98,8 @@ class Payload:
                 stop = end if stop < 0 else stop
                 item = Item(n, idx, stop, None, self._line_error(idx, stop))
             yield item
+            if n == 0 and not array:  # JSON Lines: the first record ends on the first line
+                lines = text.find("\n", idx) >= stop
             n, idx = n + 1, self._skip(stop)
             if array:
                 at, idx = idx, self._skip(idx + 1)
@@ -110,15 +109,6 @@ class Payload:
                     raise BadContent(_malformed(_error("Extra data after the array", text, idx)))
                 if not text.startswith(",", at):
                     raise BadContent(_malformed(_error("Expecting ',' or ']'", text, at)))
-
-    def _complete_line(self, idx: int, newline: int) -> bool:
-        """Whether the text up to ``newline`` is whole JSON values (then the file is JSON Lines)."""
-        try:
-            while idx < newline:
-                idx = self._skip(_DECODER.raw_decode(self.text, idx)[1])
-        except _PARSE_ERRORS:
-            return False
-        return idx >= newline
 
     def _item(self, n: int, start: int, end: int, value: object, what: str) -> Item:
         if type(value) is not dict:
