@@ -32,6 +32,7 @@ _LINEAGE_NAMES = [name.casefold() for name in contract.LINEAGE.names]
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError)
 Path = tuple[str | None, ...]  # field names; None steps into a list's elements
 is_struct, is_list = pa.types.is_struct, pa.types.is_list
+_SCALAR_KINDS = {pa.bool_(): "boolean", pa.string(): "string"}  # of inferred types; else number
 
 
 def _incompatible(path: Path, first: str, second: str) -> str:
@@ -57,7 +58,7 @@ def _mixed(values: list, path: Path = ()) -> str:
 def _kind(dtype: pa.DataType) -> str:
     if is_struct(dtype) or is_list(dtype):
         return "object" if is_struct(dtype) else "array"
-    return {pa.bool_(): "boolean", pa.string(): "string"}.get(dtype, "number")
+    return _SCALAR_KINDS.get(dtype, "number")
 
 
 def _conflict(old: pa.DataType, new: pa.DataType, path: Path = ()) -> str:
@@ -68,7 +69,8 @@ def _conflict(old: pa.DataType, new: pa.DataType, path: Path = ()) -> str:
         return next(filter(None, found), "")
     if is_list(old) and is_list(new):
         return _conflict(old.value_type, new.value_type, (*path, None))
-    return "" if _kind(old) == _kind(new) else _incompatible(path, _kind(old), _kind(new))
+    kinds = _kind(old), _kind(new)
+    return "" if kinds[0] == kinds[1] else _incompatible(path, *kinds)
 
 
 def _unify(old: pa.StructType | None, new: pa.StructType | None) -> pa.StructType | None:
@@ -208,9 +210,13 @@ class _Builder:
             pass
         current, kept = self.type, []
         for item in good:
-            value = contract.widen_large_ints(item.value)
+            value = item.value
             try:
-                typed = _typed(pa.array([value]))
+                try:
+                    typed = _typed(pa.array([value]))
+                except _ARROW_ERRORS:  # an integer beyond int64, or beyond 2**53 by a fraction
+                    value = contract.widen_large_ints(value)
+                    typed = _typed(pa.array([value]))
             except _ARROW_ERRORS as exc:
                 reason = _mixed([value]) or f"record cannot be converted to Arrow: {exc}"
                 self.rejected.append((item, reason))
@@ -221,9 +227,11 @@ class _Builder:
             except _ARROW_ERRORS:
                 reason = _conflict(current, typed) or "types differ from earlier records"
                 self.rejected.append((item, reason))
-        if not kept:
-            return None, kept
-        return pa.array([item.value for item in kept], type=current), kept
+        values = [item.value for item in kept]
+        try:
+            return (pa.array(values, type=current) if kept else None), kept
+        except _ARROW_ERRORS:  # an integer beyond 2**53 where another record has a fraction
+            return pa.array(list(map(contract.widen_large_ints, values)), type=current), kept
 
 
 def _target(dtype: pa.DataType | None, contract_type: pa.DataType | None = None) -> pa.DataType:
