@@ -58,8 +58,10 @@ class S3Store:
         try:
             response = self.client.get_object(**params)
         except Exception as exc:  # botocore's ClientError (botocore is not imported here)
-            error = (getattr(exc, "response", None) or {}).get("Error", {})
-            if if_match is not None and error.get("Code") == "PreconditionFailed":
+            error = getattr(exc, "response", None) or {}
+            status = error.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            code = error.get("Error", {}).get("Code")
+            if if_match is not None and (code == "PreconditionFailed" or status == 412):
                 raise SourceChanged(f"s3://{bucket}/{key} no longer has ETag {if_match}") from exc
             raise
         with response["Body"] as body:
