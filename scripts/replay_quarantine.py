@@ -102,21 +102,9 @@ def _replay_records(store, bucket: str, key: str, config: core.Config) -> tuple[
     if table is None:
         return report, []
     source, identity = _source(lines[0])
-    table = convert.with_lineage(
-        table,
-        ingestion_timestamp=source.event_time,
-        source_bucket=source.bucket,
-        source_file=source.key,
-    )
-    bronze = keys.bronze_key(
-        source.key,
-        f"{identity}#replayed-records",
-        source.event_time,
-        config.bronze_prefix,
-        source_bucket=source.bucket,
-    )
-    report.update(source_key=source.key, bronze_key=bronze, rows=table.num_rows)
-    return report, [core.Put(bronze, convert.to_parquet_bytes(table), core.PARQUET_CONTENT_TYPE)]
+    put = core.bronze_put(table, source, f"{identity}#replayed-records", config)
+    report.update(source_key=source.key, bronze_key=put.key, rows=table.num_rows)
+    return report, [put]
 
 
 def _replayable(key: str, present: set[str]) -> bool:

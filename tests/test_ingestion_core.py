@@ -159,6 +159,15 @@ def test_payload_that_cannot_be_split_into_records_is_bad_content_with_a_reason(
             ],
         ),
         (
+            # the first record ends on the first line: JSON Lines, whatever follows it there
+            b'{"a": 1} x\n{"b": 2}\n',
+            [
+                {"a": 1},
+                ("bad", "malformed JSON at line 1 column 1: Expecting value", "x"),
+                {"b": 2},
+            ],
+        ),
+        (
             b'{"a": 1}\n{"b":' + b"[" * 100_000 + b'\n{"c": 1}',
             [{"a": 1}, ("bad", "JSON nested too deeply", '{"b":' + "[" * 100_000), {"c": 1}],
         ),
@@ -428,6 +437,12 @@ def test_hostile_nesting_built_in_python_is_rejected_too():
             "the silver job flattens structs with '_'",
         ),
         (
+            # an array is one silver column, named like a flattened struct field
+            [GOOD, {"a_b": [1], "a": {"b": 2}}],
+            "fields 'a.b' and 'a_b' both become the column 'a_b' when the silver job flattens "
+            "structs with '_'",
+        ),
+        (
             [GOOD, {"we`ird": 1}],
             "field name 'we`ird' contains a backtick, the quote character of Spark column paths",
         ),
@@ -558,6 +573,27 @@ def test_large_integers_in_number_fields_become_doubles():
 
     assert table.column("odometerMicrons").to_pylist() == [float(2**60)]
     assert table.column("currentMileage").to_pylist() == [-float(2**70)]
+
+
+@pytest.mark.parametrize(
+    "records",
+    [
+        # pyarrow refuses an integer beyond 2**53 beside a fraction in one field...
+        [{"carChassis": "C0", "big": 2**60 + 1}, {"carChassis": "C1", "big": 1.5}],
+        [{"carChassis": "C0", "big": [2**60 + 1, 1.5]}],
+        # ...or beyond int64 beside any other number
+        [{"carChassis": "C0", "big": 2**70}, {"carChassis": "C1", "big": 3}],
+    ],
+)
+def test_large_integers_beside_other_numbers_are_doubles_not_errors(records):
+    table = table_of(records)
+
+    assert table.schema.field("big").type in (pa.float64(), pa.list_(pa.float64()))
+    assert table["carChassis"].to_pylist() == [r["carChassis"] for r in records]
+    assert table["big"].to_pylist() == [
+        [float(x) for x in r["big"]] if isinstance(r["big"], list) else float(r["big"])
+        for r in records
+    ]
 
 
 def test_chunked_conversion_equals_single_chunk(monkeypatch):

@@ -1,11 +1,6 @@
-"""The v1 landing contract (DESIGN.md §2), declared once: the Arrow schema that every bronze
-file starts with, plus the lineage columns it ends with.
-
-``check_record`` holds the only contract checks pyarrow does not make when it converts a
-record: a contract field of the wrong JSON type, an integer field holding a fraction, a
-``true`` in a number field (pyarrow would store it as 1.0). Numeric strings in number fields
-and integral floats in integer fields are normalised in place, as the contract allows.
-"""
+"""The v1 landing contract (DESIGN.md §2), declared once as Arrow schemas, and the checks of a
+record that pyarrow does not make: ``pa.array`` would store ``true`` in a number field as 1.0
+and truncate 2024.5 in an integer field, and recurses through any nesting."""
 
 import json
 import math
@@ -14,59 +9,47 @@ from typing import Any
 
 import pyarrow as pa
 
+_D, _S = pa.float64(), pa.string()
+
+
+def _fields(names: str, dtype: pa.DataType) -> list[tuple[str, pa.DataType]]:
+    return [(name, dtype) for name in names.split()]
+
+
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 TRIP = pa.struct(
-    [
-        *((name, pa.float64()) for name in ("tripMileage", "tripTimeMinutes", "tripFuelLiters")),
-        *((name, pa.float64()) for name in ("tripMaxSpeedKm", "tripAverageSpeedKm")),
-        ("tripStartTimestamp", pa.string()),
-    ]
+    _fields("tripMileage tripTimeMinutes tripFuelLiters tripMaxSpeedKm tripAverageSpeedKm", _D)
+    + _fields("tripStartTimestamp", _S)
 )
 METRICS = pa.struct(
-    [
-        *((name, pa.float64()) for name in ("engineTempCelsius", "oilTempCelsius")),
-        *((name, pa.float64()) for name in ("batteryChargePerc", "fuelAvailableLiters")),
-        ("coolantCelsius", pa.float64()),
-        ("trip", TRIP),
-        ("metricTimestamp", pa.string()),
-    ]
+    _fields("engineTempCelsius oilTempCelsius batteryChargePerc fuelAvailableLiters", _D)
+    + [("coolantCelsius", _D), ("trip", TRIP), ("metricTimestamp", _S)]
 )
 V1_CONTRACT = pa.schema(
     [
-        ("carChassis", pa.string()),
-        ("Model", pa.string()),
+        ("carChassis", _S),
+        ("Model", _S),
         ("year", pa.int64()),
         ("ModelYear", pa.int64()),
-        ("Manufacturer", pa.string()),
-        ("horsePower", pa.float64()),
-        ("gasType", pa.string()),
-        ("currentMileage", pa.float64()),
-        ("color", pa.string()),
-        ("fuelCapacityLiters", pa.float64()),
+        ("Manufacturer", _S),
+        ("horsePower", _D),
+        ("gasType", _S),
+        ("currentMileage", _D),
+        ("color", _S),
+        ("fuelCapacityLiters", _D),
         ("metrics", METRICS),
-        (
-            "carInsurance",
-            pa.struct([(n, pa.string()) for n in ("number", "provider", "validUntil")]),
-        ),
+        ("carInsurance", pa.struct(_fields("number provider validUntil", _S))),
         (
             "market",
             pa.struct(
-                [
-                    ("currentPrice", pa.float64()),
-                    *((n, pa.string()) for n in ("currency", "location", "dealer")),
-                    ("warrantyYears", pa.float64()),
-                    ("evaluator", pa.string()),
-                ]
+                [("currentPrice", _D), *_fields("currency location dealer", _S)]
+                + [("warrantyYears", _D), ("evaluator", _S)]
             ),
         ),
     ]
 )
 LINEAGE = pa.schema(
-    [
-        ("ingestion_timestamp", TIMESTAMP),
-        ("source_bucket", pa.string()),
-        ("source_file", pa.string()),
-    ]
+    [("ingestion_timestamp", TIMESTAMP), ("source_bucket", _S), ("source_file", _S)]
 )
 BRONZE_CONTRACT = pa.schema([*V1_CONTRACT, *LINEAGE])
 
@@ -75,27 +58,24 @@ MAX_NESTING_DEPTH = 64
 
 _NUMERIC = re.compile(r"\s*[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?\s*\Z")
 _EXACT_DOUBLE_INT = 2**53
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_INT64 = range(-(2**63), 2**63)
+_INT_FIELDS = {field.name for field in V1_CONTRACT if field.type == pa.int64()}
 
 
 def _spec(struct: pa.StructType) -> dict[str, Any]:
-    """The contract as plain Python for the per-record check: name -> float | int | str | dict."""
-    kinds = {pa.float64(): float, pa.int64(): int, pa.string(): str}
+    """The contract as plain Python for ``check_record``: name -> float | int | str | dict."""
+    kinds = {_D: float, pa.int64(): int, _S: str}
     return {f.name: _spec(f.type) if pa.types.is_struct(f.type) else kinds[f.type] for f in struct}
 
 
 _SPEC = _spec(pa.struct(list(V1_CONTRACT)))
-_NAMES = {float: "a number", int: "an integer", str: "a string"}
+_EXPECTED = {float: "a number", int: "an integer", str: "a string", dict: "an object"}
+_JSON_TYPES = {type(None): "null", bool: "boolean", int: "number", float: "number", str: "string"}
+_JSON_TYPES.update({list: "array", dict: "object"})
 
 
 def json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    return {str: "string", list: "array", dict: "object"}.get(type(value), type(value).__name__)
+    return _JSON_TYPES.get(type(value), type(value).__name__)
 
 
 def short(value: Any) -> str:
@@ -108,73 +88,70 @@ def short(value: Any) -> str:
 
 
 def check_record(record: dict, spec: dict[str, Any] = _SPEC, prefix: str = "") -> str | None:
-    """Why ``record`` breaks the contract's types (None if it does not); normalises in place."""
+    """Why ``record`` breaks the contract's types (None if it does not). Numeric text in number
+    fields and integral floats in integer fields are normalised in place, as the contract
+    allows; a non-finite float is left to the conversion's finiteness check."""
     for name, value in record.items():
-        kind = spec.get(name)
-        if kind is None or value is None:
-            continue  # an unknown field: pyarrow types it
-        vtype = type(value)
-        if vtype is kind:  # the fast path: the type the contract asks for, in range
-            if kind is str or (
-                value - value == 0 if kind is float else _INT64_MIN <= value <= _INT64_MAX
-            ):
-                continue
-        elif kind is float and vtype is int and -_EXACT_DOUBLE_INT <= value <= _EXACT_DOUBLE_INT:
+        kind, vtype = spec.get(name), type(value)
+        if kind is None or value is None or vtype is kind and (kind is not int or value in _INT64):
+            continue  # an unknown field (pyarrow types it), or the type the contract asks for
+        if kind is float and vtype is int and -_EXACT_DOUBLE_INT <= value <= _EXACT_DOUBLE_INT:
             continue
         if type(kind) is dict:
-            if vtype is not dict:
-                return _wrong(name, prefix, "an object", value)
-            reason = check_record(value, kind, f"{prefix}{name}.")
-            if reason:
-                return reason
-            continue
-        fixed = _normalise(kind, value, prefix + name)
-        if type(fixed) is str:
-            return fixed
-        record[name] = fixed[0]
+            reason = (
+                check_record(value, kind, f"{prefix}{name}.")
+                if vtype is dict
+                else _wrong(prefix + name, dict, value)
+            )
+        else:
+            reason = _number(record, name, kind, prefix + name)
+        if reason:
+            return reason
     return None
 
 
-def _wrong(name: str, prefix: str, expected: str, value: Any) -> str:
-    return (
-        f"field {prefix + name!r} must be {expected} per the v1 contract, got "
-        f"{json_type(value)} {short(value)}"
-    )
+def _wrong(path: str, kind: type, value: Any) -> str:
+    got = f"{json_type(value)} {short(value)}"
+    return f"field {path!r} must be {_EXPECTED[kind]} per the v1 contract, got {got}"
 
 
-def _normalise(kind: type, value: Any, path: str) -> tuple[Any] | str:
-    """(the value as the contract's type,) or the reason it cannot be."""
-    vtype = type(value)
-    if (
-        kind is str
-        or vtype not in (int, float, str)
-        or (vtype is str and not _NUMERIC.match(value))
-    ):
-        return _wrong(path, "", _NAMES[kind], value)
-    number = value if vtype is int else float(value)
+def _number(record: dict, name: str, kind: type, path: str) -> str | None:
+    """Sets ``record[name]`` to the number the contract asks for, or says why it cannot be."""
+    value = record[name]
+    if kind is str or type(value) not in (int, float, str):
+        return _wrong(path, kind, value)
+    if type(value) is str:
+        if not _NUMERIC.match(value):
+            return _wrong(path, kind, value)
+        digits = kind is int and value.strip().lstrip("+-").isdigit()
+        number = int(value) if digits else float(value)
+    else:
+        number = value
     if kind is float:
         if not math.isfinite(number):
             return f"field {path!r}: {value!r} is not a finite number"
-        return (float(number),)
-    if vtype is str and value.strip().lstrip("+-").isdigit():
-        number = int(value)
-    if type(number) is float:
-        if not number.is_integer():
-            return f"field {path!r} must be an integer, got {value!r}"
-        number = int(number)
-    if not _INT64_MIN <= number <= _INT64_MAX:
+        record[name] = float(number)
+    elif type(number) is float and not number.is_integer():
+        return f"field {path!r} must be an integer, got {value!r}"
+    elif int(number) not in _INT64:
         return f"field {path!r}: {value} is out of the int64 range"
-    return (number,)
+    else:
+        record[name] = int(number)
+    return None
 
 
-def widen_large_ints(value: Any) -> Any:
-    """Integers a double cannot hold exactly become doubles (pyarrow refuses them otherwise)."""
+def widen_large_ints(value: Any, top: bool = True) -> Any:
+    """A record with every integer a double cannot hold exactly as a double (pyarrow refuses
+    them beside fractions), except in the contract's integer fields."""
     if type(value) is int and abs(value) > _EXACT_DOUBLE_INT:
         return float(value)
     if type(value) is dict:
-        return {k: widen_large_ints(v) for k, v in value.items()}
+        return {
+            k: v if top and k in _INT_FIELDS else widen_large_ints(v, False)
+            for k, v in value.items()
+        }
     if type(value) is list:
-        return [widen_large_ints(v) for v in value]
+        return [widen_large_ints(v, False) for v in value]
     return value
 
 
@@ -187,10 +164,8 @@ def dotted(path: tuple[str | None, ...]) -> str:
 
 
 def too_deep(value: Any, path: tuple[str | None, ...] = ()) -> str | None:
-    """The reason ``value`` nests deeper than ``MAX_NESTING_DEPTH`` levels, or None.
-
-    Arrow converts such a value in time quadratic in its depth and recurses through it, so it
-    is refused before Arrow sees it (the walk stops at the limit)."""
+    """The reason ``value`` nests deeper than ``MAX_NESTING_DEPTH`` levels, or None. Arrow
+    converts such a value in time quadratic in its depth, recursively: it is refused first."""
     if len(path) > MAX_NESTING_DEPTH:
         return f"nested deeper than {MAX_NESTING_DEPTH} levels (at field {dotted(path)!r})"
     if type(value) is dict:
@@ -199,4 +174,4 @@ def too_deep(value: Any, path: tuple[str | None, ...] = ()) -> str | None:
         found = (too_deep(v, (*path, None)) for v in value)
     else:
         return None
-    return next((reason for reason in found if reason), None)
+    return next(filter(None, found), None)

@@ -1,418 +1,278 @@
 """Records -> one bronze Arrow table, and the records that cannot go there, each with a reason.
 
-pyarrow infers and converts (``pa.array`` on a chunk of records; ``pa.unify_schemas`` with
-permissive promotion across chunks); this module adds only what pyarrow does not check:
-
-- the v1 contract's types (``contract.check_record``); contract columns always present with
-  their contract types, whatever the file holds;
-- every other number is a double (never int64 in one file and double in the next);
-- numbers are finite (``1e999`` parses as inf; ``NaN`` and ``Infinity`` are not JSON);
-- names the silver job can flatten (no letter-case twins, no backticks, no lineage names, no
-  two paths that become the same column when joined with ``_``) and at most
-  ``MAX_NESTING_DEPTH`` levels;
-- a field without a single typed value among the file's bronze rows (only null, ``[]``,
-  ``{}``) is left out: any guessed type would clash with the next file's.
-
-A record that fails any of these is rejected alone; the first record to give a field a type
-or a name fixes it for the file (a later record that disagrees is the rejected one).
+pyarrow infers and converts each chunk of records (``pa.array``) and merges the chunks' types
+(``pa.unify_schemas``, permissive). Checked here, as pyarrow does not: the contract's types
+(``contract.check_record``), finite numbers, names the silver job can flatten (no letter-case
+twins, backticks or lineage names, no two paths joined by ``_`` into one column). A chunk that
+pyarrow refuses, or whose types clash with the earlier chunks', is converted record by record:
+the first record to give a field a type fixes it for the file. In the table, contract columns
+come first with their contract types, every other number is a double, and a field without any
+typed value in the file's bronze rows (only null, ``[]``, ``{}``) is left out: any guessed
+type would clash with the next file's.
 """
 
-import contextlib
-import dataclasses
 import datetime as dt
 import gc
-import math
 from collections.abc import Iterable, Iterator
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ingest.contract import (
-    LINEAGE,
-    MAX_NESTING_DEPTH,
-    V1_CONTRACT,
-    check_record,
-    dotted,
-    json_type,
-    too_deep,
-    widen_large_ints,
-)
+from ingest import contract
+from ingest.contract import dotted
 from ingest.payload import Item
 
 # Records are converted in chunks, so that at most one chunk of parsed dicts is alive at once.
 CHUNK_ROWS = 4096
 
-_CONTRACT = pa.struct(list(V1_CONTRACT))
+_CONTRACT = pa.struct(list(contract.V1_CONTRACT))
+_LINEAGE_NAMES = [name.casefold() for name in contract.LINEAGE.names]
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError)
-_LINEAGE_NAMES = {name.casefold() for name in LINEAGE.names}
 Path = tuple[str | None, ...]  # field names; None steps into a list's elements
+is_struct, is_list = pa.types.is_struct, pa.types.is_list
+_SCALAR_KINDS = {pa.bool_(): "boolean", pa.string(): "string"}  # of inferred types; else number
 
 
-@dataclasses.dataclass
-class Conversion:
-    table: pa.Table | None  # None when no record is left for bronze
-    rejected: list[tuple[Item, str]]  # in file order
-
-
-def _values_at(value: Any, path: Path) -> Iterator[Any]:
-    if not path:
-        yield value
-    elif path[0] is None:
-        if type(value) is list:
-            for element in value:
-                yield from _values_at(element, path[1:])
-    elif type(value) is dict:
-        yield from _values_at(value.get(path[0]), path[1:])
+def _incompatible(path: Path, first: str, second: str) -> str:
+    return f"field {dotted(path)!r} holds incompatible types: {first} and {second}"
 
 
 def _mixed(values: list, path: Path = ()) -> str:
-    """Why values of one field (within one record) cannot share a type, or ""."""
-    if len(path) > MAX_NESTING_DEPTH:
-        return ""
-    kinds = {json_type(v) for v in values if v is not None}
+    """Why the values of one field in one record cannot share a type, or "" (pyarrow says only
+    that it could not convert them)."""
+    values = [v for v in values if v is not None]
+    kinds = list(dict.fromkeys(map(contract.json_type, values)))
     if len(kinds) > 1:
-        first, second = sorted(kinds, key=[json_type(v) for v in values].index)[:2]
-        return f"field {dotted(path)!r} holds incompatible types: {first} and {second}"
-    if kinds == {"object"}:
-        names = dict.fromkeys(name for v in values if v is not None for name in v)
-        found = (_mixed([v.get(n) for v in values if v is not None], (*path, n)) for n in names)
-        return next((reason for reason in found if reason), "")
-    if kinds == {"array"}:
-        return _mixed([x for v in values if v is not None for x in v], (*path, None))
-    return ""
+        return _incompatible(path, *kinds[:2])
+    if kinds == ["object"]:
+        found = (
+            _mixed([v.get(n) for v in values], (*path, n))
+            for n in dict.fromkeys(n for v in values for n in v)
+        )
+        return next(filter(None, found), "")
+    return _mixed([x for v in values for x in v], (*path, None)) if kinds == ["array"] else ""
 
 
 def _kind(dtype: pa.DataType) -> str:
-    """The JSON kind of an inferred Arrow type."""
-    if pa.types.is_struct(dtype):
-        return "object"
-    if pa.types.is_list(dtype):
-        return "array"
-    if pa.types.is_boolean(dtype):
-        return "boolean"
-    return "string" if pa.types.is_string(dtype) else "number"
+    if is_struct(dtype) or is_list(dtype):
+        return "object" if is_struct(dtype) else "array"
+    return _SCALAR_KINDS.get(dtype, "number")
 
 
 def _conflict(old: pa.DataType, new: pa.DataType, path: Path = ()) -> str:
-    """The reason two types cannot be unified, naming the first field where they differ."""
-    if pa.types.is_struct(old) and pa.types.is_struct(new):
-        for field in new:
-            index = old.get_field_index(field.name)
-            if index >= 0 and (
-                reason := _conflict(old[index].type, field.type, (*path, field.name))
-            ):
-                return reason
-        return ""
-    if pa.types.is_list(old) and pa.types.is_list(new):
+    """Why two types that ``pa.unify_schemas`` cannot merge differ, at the first field."""
+    if is_struct(old) and is_struct(new):
+        both = (f for f in new if old.get_field_index(f.name) >= 0)
+        found = (_conflict(old.field(f.name).type, f.type, (*path, f.name)) for f in both)
+        return next(filter(None, found), "")
+    if is_list(old) and is_list(new):
         return _conflict(old.value_type, new.value_type, (*path, None))
-    if pa.types.is_null(old) or pa.types.is_null(new) or _kind(old) == _kind(new):
-        return ""
-    return f"field {dotted(path)!r} holds incompatible types: {_kind(old)} and {_kind(new)}"
+    kinds = _kind(old), _kind(new)
+    return "" if kinds[0] == kinds[1] else _incompatible(path, *kinds)
 
 
 def _unify(old: pa.StructType | None, new: pa.StructType | None) -> pa.StructType | None:
     if old is None or new is None:
         return old or new
-    schema = pa.unify_schemas(
-        [pa.schema(list(old)), pa.schema(list(new))], promote_options="permissive"
-    )
-    return pa.struct(list(schema))
+    schemas = [pa.schema(list(old)), pa.schema(list(new))]
+    return pa.struct(list(pa.unify_schemas(schemas, promote_options="permissive")))
 
 
-def _typed(arr: pa.Array, depth: int = 0) -> pa.DataType | None:
-    """The array's type without the parts that hold no value at all (None if nothing is left).
-    Below the depth limit the type is kept as it is (such records are rejected anyway)."""
-    dtype = arr.type
+def _typed(arr: pa.Array) -> pa.DataType | None:
+    """The array's type without the parts that hold no value at all (None if nothing is left)."""
     if arr.null_count == len(arr):
         return None
-    if depth > MAX_NESTING_DEPTH:
-        return dtype
-    if pa.types.is_struct(dtype):
-        children = zip(dtype, arr.flatten(), strict=True)
-        fields = [pa.field(f.name, t) for f, c in children if (t := _typed(c, depth + 1))]
+    if is_struct(arr.type):
+        children = zip(arr.type, arr.flatten(), strict=True)
+        fields = [pa.field(f.name, t) for f, child in children if (t := _typed(child))]
         return pa.struct(fields) if fields else None
-    if pa.types.is_list(dtype):
-        item = _typed(arr.flatten(), depth + 1)
+    if is_list(arr.type):
+        item = _typed(arr.flatten())
         return pa.list_(item) if item else None
-    return dtype
+    return arr.type
 
 
 def _is_typed(dtype: pa.DataType) -> bool:
-    if pa.types.is_struct(dtype):
+    if is_struct(dtype):
         return any(_is_typed(f.type) for f in dtype)
-    if pa.types.is_list(dtype):
-        return _is_typed(dtype.value_type)
-    return not pa.types.is_null(dtype)
+    return _is_typed(dtype.value_type) if is_list(dtype) else not pa.types.is_null(dtype)
 
 
-class _Names:
-    """The names of the file so far (contract and lineage first), and what a new type adds."""
+def _fields(dtype: pa.StructType, path: Path = (), column: bool = True) -> Iterator[tuple]:
+    """(path, type, whether it is a silver column) for every field, depth first. The job makes a
+    column of every field outside arrays that is not a struct; an array stays whole."""
+    for field in dtype:
+        here, inner = (*path, field.name), field.type
+        yield here, inner, column and not is_struct(inner)
+        while is_list(inner):
+            here, inner = (*here, None), inner.value_type
+        if is_struct(inner):
+            yield from _fields(inner, here, column and here[-1] is not None)
 
-    def __init__(self) -> None:
-        self.cased: dict[tuple[Path, str], str] = {}
-        self.flat: dict[str, str] = {}
-        if list(self.problems(_CONTRACT)):
-            raise AssertionError("the v1 contract breaks its own naming rules")
-        self.flat.update((name.casefold(), name) for name in LINEAGE.names)
 
-    def problems(self, dtype: pa.StructType, path: Path = (), flat: bool = True) -> Iterator:
-        """(path, reason) for each field of ``dtype`` the silver job could not take; registers
-        the others."""
-        for field in dtype:
-            here, name = (*path, field.name), field.name
-            folded = name.casefold()
-            other = self.cased.setdefault((path, folded), name)
-            if len(here) > MAX_NESTING_DEPTH:
-                yield (
-                    here,
-                    f"nested deeper than {MAX_NESTING_DEPTH} levels (at field {dotted(here)!r})",
+def _name_problems(known: pa.StructType | None, new: pa.StructType) -> dict[Path, str]:
+    """The paths of ``new`` that the silver job could not take beside the contract, the lineage
+    and the ``known`` fields, each with the reason."""
+    cased: dict[tuple[Path, str], str] = {}
+    columns = {name: (name,) for name in _LINEAGE_NAMES}
+    problems: dict[Path, str] = {}
+    for dtype in (_CONTRACT, known or pa.struct([]), new):
+        for path, inner, column in _fields(dtype):
+            name, flat = path[-1], "_".join(path) if column else ""
+            if (other := cased.setdefault((path[:-1], name.casefold()), name)) != name:
+                reason = (
+                    f"fields {dotted((*path[:-1], other))!r} and {dotted(path)!r} differ only in "
+                    "letter case (ambiguous in Spark, Glue and Athena)"
                 )
+            elif "`" in name:
+                reason = (
+                    f"field name {dotted(path)!r} contains a backtick, the quote character of "
+                    "Spark column paths"
+                )
+            elif len(path) == 1 and name.casefold() in _LINEAGE_NAMES:
+                reason = f"field {name!r} collides with the bronze lineage column"
+            elif (
+                column
+                and _is_typed(inner)
+                and ((other := columns.setdefault(flat.casefold(), path)) != path)
+            ):
+                reason = (
+                    f"fields {dotted(other)!r} and {dotted(path)!r} both become the column "
+                    f"{flat[:80]!r} when the silver job flattens structs with '_'"
+                )
+            else:
                 continue
-            if other != name:
-                yield (
-                    here,
-                    (
-                        f"fields {dotted((*path, other))!r} and {dotted(here)!r} differ only in "
-                        "letter case (ambiguous in Spark, Glue and Athena)"
-                    ),
-                )
-                continue
-            if "`" in name:
-                yield (
-                    here,
-                    (
-                        f"field name {dotted(here)!r} contains a backtick, the quote character of "
-                        "Spark column paths"
-                    ),
-                )
-                continue
-            if not path and folded in _LINEAGE_NAMES:
-                yield here, f"field {name!r} collides with the bronze lineage column"
-                continue
-            yield from self._nested(field.type, here, flat)
-
-    def _nested(self, dtype: pa.DataType, here: Path, flat: bool) -> Iterator:
-        depth = len(here)
-        while pa.types.is_list(dtype):  # arrays stay whole in silver: not flattened
-            here, dtype, flat = (*here, None), dtype.value_type, False
-            depth += 1
-            if depth > MAX_NESTING_DEPTH:
-                yield (
-                    here,
-                    f"nested deeper than {MAX_NESTING_DEPTH} levels (at field {dotted(here)!r})",
-                )
-                return
-        if pa.types.is_struct(dtype):
-            yield from self.problems(dtype, here, flat)
-        elif flat and _is_typed(dtype):
-            column = "_".join(n for n in here if n is not None)
-            where = ".".join(n for n in here if n is not None)
-            other = self.flat.setdefault(column.casefold(), where)
-            if other != where:
-                yield (
-                    here,
-                    (
-                        f"fields {dotted(tuple(other.split('.')))!r} and {dotted(here)!r} both "
-                        f"become the column {column[:80]!r} when the silver job flattens "
-                        "structs with '_'"
-                    ),
-                )
+            problems.setdefault(path, reason)
+    return problems
 
 
-def _non_finite(arr: pa.Array, path: Path = ()) -> Iterator[tuple[np.ndarray, Path]]:
-    """(rows holding a non-finite number, the field) for every double field of ``arr``."""
-    dtype = arr.type
-    if pa.types.is_struct(dtype):
-        for field, child in zip(dtype, arr.flatten(), strict=True):
-            yield from _non_finite(child, (*path, field.name))
-    elif pa.types.is_list(dtype):
+def _nodes(arr: pa.Array, path: Path = (), rows: np.ndarray | None = None) -> Iterator[tuple]:
+    """(path, array, the row of each of its values) for ``arr`` and every field below it."""
+    rows = np.arange(len(arr)) if rows is None else rows
+    yield path, arr, rows
+    if is_struct(arr.type):
+        for field, child in zip(arr.type, arr.flatten(), strict=True):
+            yield from _nodes(child, (*path, field.name), rows)
+    elif is_list(arr.type):
         parents = pc.list_parent_indices(arr).to_numpy()
-        for values, where in _non_finite(arr.flatten(), (*path, None)):
-            rows = np.zeros(len(arr), dtype=bool)
-            rows[parents[values]] = True
-            yield rows, where
-    elif pa.types.is_floating(dtype) and arr.null_count < len(arr):
-        bad = pc.fill_null(pc.invert(pc.is_finite(arr)), False)
-        if pc.any(bad).as_py():
-            yield bad.to_numpy(zero_copy_only=False), path
+        yield from _nodes(arr.flatten(), (*path, None), rows[parents])
 
 
 class _Builder:
     def __init__(self) -> None:
-        self.names = _Names()
         self.type: pa.StructType | None = None  # the typed part of all bronze rows so far
         self.chunks: list[pa.StructArray] = []
         self.rejected: list[tuple[Item, str]] = []
 
     def add(self, items: list[Item]) -> None:
-        good: list[Item] = []
+        good = []
         for item in items:
-            reason = item.reason or check_record(item.value)
-            reason = reason or (item.start < 0 and too_deep(item.value))
-            if reason:
+            reason = item.reason or contract.check_record(item.value)
+            if reason := reason or (item.start < 0 and contract.too_deep(item.value)):
                 self.rejected.append((item, reason))
             else:
                 good.append(item)
         arr, good = self._arrow(good)
         if arr is None:
             return
-        problems = {}
-        for path, reason in self.names.problems(arr.type):
-            name, rest = path[0], path[1:]
-            for i, item in enumerate(good):
-                value = item.value.get(name)
-                if value is not None and any(v is not None for v in _values_at(value, rest)):
-                    problems.setdefault(i, reason)
-        if any(reason.startswith("nested deeper") for reason in problems.values()):
-            # Arrow's filter recurses through the type and would overflow the stack on such a
-            # record: its neighbours are converted again instead.
-            self.rejected += [(good[i], reason) for i, reason in problems.items()]
-            arr, good = self._arrow([g for i, g in enumerate(good) if i not in problems])
-            problems = {}
-            if arr is None:
-                return
-        arr, good = self._drop(arr, good, problems)
-        for rows, path in _non_finite(arr):
-            for i in np.flatnonzero(rows).tolist():
-                value = next(v for v in _values_at(good[i].value, path) if _non_finite_value(v))
-                problems.setdefault(i, f"field {dotted(path)!r}: {value!r} is not a finite number")
-        arr, good = self._drop(arr, good, problems)
-        try:
-            typed = _typed(arr)
-            if self.type is not None and typed is not None and _conflict(self.type, typed):
-                raise pa.ArrowTypeError("kinds differ")  # e.g. boolean vs number: no promotion
-            self.type = _unify(self.type, typed)
-        except _ARROW_ERRORS:  # the chunk disagrees with earlier ones: record by record
-            arr, good = self._arrow(good, at_once=False)
-            if arr is None:
-                return
-            self.type = _unify(self.type, _typed(arr))
+        names = _name_problems(self.type, arr.type)
+        misnamed: dict[int, str] = {}
+        non_finite: dict[int, str] = {}
+        for path, node, rows in _nodes(arr):
+            if path in names:
+                for row in rows[pc.indices_nonzero(node.is_valid()).to_numpy()]:
+                    misnamed.setdefault(row, names[path])
+            elif pa.types.is_floating(node.type) and (finite := pc.is_finite(node)).false_count:
+                for i in pc.indices_nonzero(pc.invert(finite)).to_numpy():
+                    reason = f"field {dotted(path)!r}: {node[i].as_py()!r} is not a finite number"
+                    non_finite.setdefault(rows[i], reason)
+        if bad := {**non_finite, **misnamed}:  # a name's reason first: the number may be in it
+            self.rejected += [(good[i], reason) for i, reason in bad.items()]
+            keep = np.ones(len(good), dtype=bool)
+            keep[list(bad)] = False
+            arr = arr.filter(pa.array(keep))
+        self.type = _unify(self.type, _typed(arr))  # cannot fail: ``_arrow`` checked it
         if len(arr):
             self.chunks.append(arr)
 
-    def _drop(self, arr: pa.StructArray, good: list[Item], bad: dict[int, str]) -> tuple:
-        """Reject the ``bad`` rows (index -> reason): the array and the items without them."""
-        if not bad:
-            return arr, good
-        self.rejected += [(good[i], reason) for i, reason in bad.items()]
-        keep = np.ones(len(good), dtype=bool)
-        keep[list(bad)] = False
-        bad.clear()
-        return arr.filter(pa.array(keep)), [g for g, k in zip(good, keep, strict=True) if k]
-
-    def _arrow(self, good: list[Item], at_once: bool = True) -> tuple:
-        """The records as one Arrow array (None if none is left): at once when they agree, else
-        record by record, rejecting each whose types clash with the file's so far."""
+    def _arrow(self, good: list[Item]) -> tuple[pa.StructArray | None, list[Item]]:
+        """The records as one Arrow array whose types agree with the file's so far: at once, or
+        else record by record, rejecting each whose types clash (None if none is left)."""
         if not good:
             return None, good
-        if at_once:
-            with contextlib.suppress(*_ARROW_ERRORS):
-                return pa.array([item.value for item in good]), good
+        try:
+            arr = pa.array([item.value for item in good])
+            _unify(self.type, _typed(arr))
+            return arr, good
+        except _ARROW_ERRORS:
+            pass
         current, kept = self.type, []
         for item in good:
             value = item.value
             try:
                 try:
-                    single = pa.array([value])
-                except OverflowError:
-                    value = widen_large_ints(value)
-                    single = pa.array([value])
-                typed = _typed(single)
+                    typed = _typed(pa.array([value]))
+                except _ARROW_ERRORS:  # an integer beyond int64, or beyond 2**53 by a fraction
+                    value = contract.widen_large_ints(value)
+                    typed = _typed(pa.array([value]))
             except _ARROW_ERRORS as exc:
                 reason = _mixed([value]) or f"record cannot be converted to Arrow: {exc}"
                 self.rejected.append((item, reason))
                 continue
-            reason = current is not None and typed is not None and _conflict(current, typed)
             try:
-                current = current if reason else _unify(current, typed)
+                current = _unify(current, typed)
+                kept.append(item._replace(value=value))
             except _ARROW_ERRORS:
-                reason = "types differ from earlier records"
-            if reason:
+                reason = _conflict(current, typed) or "types differ from earlier records"
                 self.rejected.append((item, reason))
-                continue
-            kept.append(item._replace(value=value))
-        if not kept:
-            return None, kept
-        return pa.array([item.value for item in kept], type=current), kept
-
-    def finish(self) -> pa.Table | None:
-        if not self.chunks:
-            return None
-        target = _target(_CONTRACT, self.type)
-        batches = [pa.RecordBatch.from_struct_array(_conform(c, target)) for c in self.chunks]
-        self.chunks = []
-        return pa.Table.from_batches(batches, schema=pa.schema(list(target)))
+        values = [item.value for item in kept]
+        try:
+            return (pa.array(values, type=current) if kept else None), kept
+        except _ARROW_ERRORS:  # an integer beyond 2**53 where another record has a fraction
+            return pa.array(list(map(contract.widen_large_ints, values)), type=current), kept
 
 
-def _non_finite_value(value: Any) -> bool:
-    return type(value) is float and not math.isfinite(value)
-
-
-def _as_double(dtype: pa.DataType) -> pa.DataType:
-    if pa.types.is_integer(dtype):
-        return pa.float64()
-    if pa.types.is_struct(dtype):
-        return pa.struct([pa.field(f.name, _as_double(f.type)) for f in dtype])
-    if pa.types.is_list(dtype):
-        return pa.list_(_as_double(dtype.value_type))
-    return dtype
-
-
-def _target(contract: pa.StructType, typed: pa.StructType | None) -> pa.StructType:
-    """Contract fields first with their contract types, then the file's own, numbers double."""
-    rest = {f.name: f.type for f in typed or []}
-    fields = []
-    for field in contract:
-        dtype, own = field.type, rest.pop(field.name, None)
-        if pa.types.is_struct(dtype):
-            dtype = _target(dtype, own)
-        fields.append(pa.field(field.name, dtype))
-    return pa.struct(fields + [pa.field(name, _as_double(t)) for name, t in rest.items()])
+def _target(dtype: pa.DataType | None, contract_type: pa.DataType | None = None) -> pa.DataType:
+    """The bronze type of a field: the contract's, with a contract struct's fields first (all of
+    them), then the file's own fields, every integer outside the contract a double."""
+    if contract_type is not None and not is_struct(contract_type):
+        return contract_type
+    if contract_type is not None or is_struct(dtype):
+        own = {f.name: f.type for f in dtype or []}
+        fields = [
+            pa.field(f.name, _target(own.pop(f.name, None), f.type)) for f in contract_type or []
+        ]
+        return pa.struct(fields + [pa.field(name, _target(t)) for name, t in own.items()])
+    if is_list(dtype):
+        return pa.list_(_target(dtype.value_type))
+    return pa.float64() if pa.types.is_integer(dtype) else dtype
 
 
 def _conform(arr: pa.Array, target: pa.DataType) -> pa.Array:
-    """``arr`` as ``target``: struct fields by name (missing ones null), leaves cast."""
-    source = arr.type
-    if source.equals(target):
-        return arr
-    if pa.types.is_null(source):
-        return pa.nulls(len(arr), target)
+    """``arr`` as ``target``: struct fields by name, missing ones null (pyarrow 20 casts a struct
+    only to one with its fields in the same order), leaves cast."""
     mask = arr.is_null() if arr.null_count else None
-    if pa.types.is_struct(target):
-        children = dict(zip(source.names, arr.flatten(), strict=True))
+    if is_struct(arr.type) and is_struct(target):
+        children = dict(zip(arr.type.names, arr.flatten(), strict=True))
         arrays = [
             _conform(children[f.name], f.type) if f.name in children else pa.nulls(len(arr), f.type)
             for f in target
         ]
         return pa.StructArray.from_arrays(arrays, fields=list(target), mask=mask)
-    if pa.types.is_list(target):
-        offsets = pc.subtract(arr.offsets, arr.offsets[0])
-        values = _conform(arr.flatten(), target.value_type)
-        return pa.ListArray.from_arrays(offsets, values, type=target, mask=mask)
+    if is_list(arr.type) and is_list(target):
+        values = _conform(arr.values, target.value_type)
+        return pa.ListArray.from_arrays(arr.offsets, values, type=target, mask=mask)
     # int64 -> double rounds integers beyond 2**53, as the JSON reader of any consumer would
-    return arr.cast(target, safe=not pa.types.is_integer(source))
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Parsed JSON holds no reference cycles: the cyclic GC only costs time here (~25%)."""
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
+    return arr.cast(target, safe=not pa.types.is_integer(arr.type))
 
 
 def convert(items: Iterable[Item]) -> tuple[pa.Table | None, list[tuple[Item, str]]]:
     """Items -> (the bronze table without lineage, or None; the rejected items with reasons)."""
-    builder = _Builder()
-    chunk: list[Item] = []
-    with _gc_paused():
+    builder, chunk, gc_was_enabled = _Builder(), [], gc.isenabled()
+    gc.disable()  # parsed JSON holds no reference cycles: the cyclic GC only costs time (~25%)
+    try:
         for item in items:
             chunk.append(item)
             if len(chunk) >= CHUNK_ROWS:
@@ -420,17 +280,23 @@ def convert(items: Iterable[Item]) -> tuple[pa.Table | None, list[tuple[Item, st
                 chunk = []
         builder.add(chunk)
         del chunk
-        table = builder.finish()
-    return table, sorted(builder.rejected, key=lambda pair: pair[0].index)
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    rejected = sorted(builder.rejected, key=lambda pair: pair[0].index)
+    if not builder.chunks:
+        return None, rejected
+    target = _target(builder.type, _CONTRACT)
+    batches = [pa.RecordBatch.from_struct_array(_conform(c, target)) for c in builder.chunks]
+    return pa.Table.from_batches(batches, schema=pa.schema(list(target))), rejected
 
 
 def with_lineage(
     table: pa.Table, *, ingestion_timestamp: dt.datetime, source_bucket: str, source_file: str
 ) -> pa.Table:
-    rows = table.num_rows
     values = (ingestion_timestamp.astimezone(dt.UTC), source_bucket, source_file)
-    for field, value in zip(LINEAGE, values, strict=True):
-        table = table.append_column(field, pa.repeat(pa.scalar(value, field.type), rows))
+    for field, value in zip(contract.LINEAGE, values, strict=True):
+        table = table.append_column(field, pa.repeat(pa.scalar(value, field.type), table.num_rows))
     return table
 
 

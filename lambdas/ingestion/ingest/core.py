@@ -7,7 +7,6 @@ object, plans and writes. Bad content is an outcome, not an error; store errors 
 Lambda's retries and failure destination take over.
 """
 
-import contextlib
 import dataclasses
 import datetime as dt
 import hashlib
@@ -16,7 +15,7 @@ import logging
 import os
 import time
 from collections.abc import Iterable, Mapping
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 from urllib.parse import unquote_plus
 
 from ingest import keys
@@ -36,32 +35,23 @@ class SourceChanged(Exception):
     """The landing object no longer has the ETag the event announced (it was overwritten)."""
 
 
-class ObjectStore(Protocol):
-    def get(self, bucket: str, key: str, *, if_match: str | None = None) -> bytes:
-        """The object's bytes; ``SourceChanged`` if ``if_match`` is not its current ETag."""
-        ...
-
-    def put(self, bucket: str, key: str, body: bytes, content_type: str) -> None: ...
-
-
 class S3Store:
-    """boto3-backed store; the client is created on first use, never at import."""
+    """The Lambda's store (``scripts/local_runtime.py``'s ``LocalStore`` has the same ``get`` and
+    ``put``); without a client it creates its boto3 client, so only when first needed."""
 
     def __init__(self, client: Any = None) -> None:
-        self._client = client
+        if client is None:
+            import boto3  # here, not at import: importing the handler creates no client
 
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            import boto3  # lazy: no boto3 import and no client until the first call
-
-            self._client = boto3.client("s3")
-        return self._client
+            client = boto3.client("s3")
+        self.client = client
 
     def get(self, bucket: str, key: str, *, if_match: str | None = None) -> bytes:
-        # If-Match makes S3 return exactly the upload the event announced, or 412 when the key
-        # has been overwritten since. (Reading the event's VersionId would need
-        # s3:GetObjectVersion, left out of the function's role on purpose.)
+        """The object's bytes; ``SourceChanged`` if ``if_match`` is not its current ETag.
+
+        If-Match makes S3 return exactly the upload the event announced, or 412 when the key
+        has been overwritten since (reading the event's VersionId would need
+        s3:GetObjectVersion, left out of the function's role on purpose)."""
         params = {"Bucket": bucket, "Key": key}
         if if_match is not None:
             params["IfMatch"] = '"' + if_match.strip('"') + '"'  # an HTTP entity tag is quoted
@@ -70,12 +60,11 @@ class S3Store:
         except Exception as exc:  # botocore's ClientError (botocore is not imported here)
             error = getattr(exc, "response", None) or {}
             status = error.get("ResponseMetadata", {}).get("HTTPStatusCode")
-            if if_match is not None and (
-                error.get("Error", {}).get("Code") == "PreconditionFailed" or status == 412
-            ):
+            code = error.get("Error", {}).get("Code")
+            if if_match is not None and (code == "PreconditionFailed" or status == 412):
                 raise SourceChanged(f"s3://{bucket}/{key} no longer has ETag {if_match}") from exc
             raise
-        with contextlib.closing(response["Body"]) as body:
+        with response["Body"] as body:
             return body.read()
 
     def put(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
@@ -93,10 +82,8 @@ class Config:
             raise ValueError("the bronze bucket is not set (BRONZE_BUCKET)")
         bronze = keys.clean_prefix(self.bronze_prefix)
         quarantine = keys.clean_prefix(self.quarantine_prefix)
-        if (bronze + "/").startswith(quarantine + "/") or (quarantine + "/").startswith(
-            bronze + "/"
-        ):
-            # The quarantine must stay outside the crawled table path, and vice versa.
+        shorter, longer = sorted([bronze + "/", quarantine + "/"], key=len)
+        if longer.startswith(shorter):  # the quarantine stays outside the crawled table path
             raise ValueError("BRONZE_PREFIX and QUARANTINE_PREFIX must not overlap")
         object.__setattr__(self, "bronze_prefix", bronze)
         object.__setattr__(self, "quarantine_prefix", quarantine)
@@ -143,10 +130,7 @@ class SourceObject:
 
 def parse_event_time(value: str) -> dt.datetime:
     """S3 ``eventTime`` (``2025-10-29T11:00:05.123Z``) -> aware UTC datetime."""
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    return keys.as_utc(dt.datetime.fromisoformat(text))
+    return keys.as_utc(dt.datetime.fromisoformat(value.strip().upper()))
 
 
 class Put(NamedTuple):
@@ -159,6 +143,20 @@ def _json_bytes(value: Any, indent: int | None = 2) -> bytes:
     return json.dumps(value, indent=indent, sort_keys=True, ensure_ascii=False).encode() + b"\n"
 
 
+def bronze_put(table: Any, source: SourceObject, identity: str, config: Config) -> Put:
+    """The bronze file of ``table`` (the lineage added), named from the source and identity."""
+    table = with_lineage(
+        table,
+        ingestion_timestamp=source.event_time,
+        source_bucket=source.bucket,
+        source_file=source.key,
+    )
+    key = keys.bronze_key(
+        source.key, identity, source.event_time, config.bronze_prefix, source_bucket=source.bucket
+    )
+    return Put(key, to_parquet_bytes(table), PARQUET_CONTENT_TYPE)
+
+
 def plan(raw: bytes, source: SourceObject, config: Config, identity: str) -> tuple[dict, list[Put]]:
     """The outcome of converting ``raw`` and the objects to put, in order (nothing written)."""
     outcome: dict[str, Any] = {"source_bucket": source.bucket, "source_key": source.key}
@@ -169,33 +167,20 @@ def plan(raw: bytes, source: SourceObject, config: Config, identity: str) -> tup
         table, rejected = convert(payload.items())
     except BadContent as exc:
         key = keys.quarantine_key(*args)
-        sidecar = {
-            "reason": exc.reason,
-            **source.lineage(identity),
-            "quarantine_key": key,
-            "size_bytes": len(raw),
-        }
+        sidecar = {"reason": exc.reason, **source.lineage(identity), "size_bytes": len(raw)}
+        sidecar = _json_bytes({**sidecar, "quarantine_key": key})
         # The copy first, the sidecar last: a sidecar always describes a copy that exists.
         puts = [Put(key, raw, "application/octet-stream")]
-        puts.append(Put(f"{key}.error.json", _json_bytes(sidecar), "application/json"))
+        puts.append(Put(f"{key}.error.json", sidecar, "application/json"))
         outcome.update(status="quarantined", **target, target_key=key)
         return {**outcome, "error_key": f"{key}.error.json", "reason": exc.reason}, puts
     puts = []
     if rejected:
-        lineage = source.lineage(identity)
-        lines = [
-            _json_bytes(
-                {
-                    **lineage,
-                    "record": item.index,
-                    "line": payload.line_of(item.start),
-                    "reason": reason,
-                    "text": payload.text[item.start : item.end],
-                },
-                indent=None,
-            )
-            for item, reason in rejected
-        ]
+        lineage, lines = source.lineage(identity), []
+        for item, reason in rejected:
+            text = payload.text[item.start : item.end]
+            where = {"record": item.index, "line": payload.line_of(item.start)}
+            lines.append(_json_bytes({**lineage, **where, "reason": reason, "text": text}, None))
         # One object for all of the file's rejected records, put before the bronze file: a retry
         # rewrites both, so a bronze file never exists without its rejected records recorded.
         puts.append(Put(keys.records_key(*args), b"".join(lines), "application/x-ndjson"))
@@ -203,26 +188,16 @@ def plan(raw: bytes, source: SourceObject, config: Config, identity: str) -> tup
     if table is None:
         outcome.update(status="quarantined", **target, target_key=puts[0].key)
         return {**outcome, "reason": rejected[0][1]}, puts
-    table = with_lineage(
-        table,
-        ingestion_timestamp=source.event_time,
-        source_bucket=source.bucket,
-        source_file=source.key,
-    )
-    body = to_parquet_bytes(table)
-    key = keys.bronze_key(
-        source.key, identity, source.event_time, config.bronze_prefix, source_bucket=source.bucket
-    )
-    puts.append(Put(key, body, PARQUET_CONTENT_TYPE))
-    outcome.update(status="processed", **target, target_key=key, rows=table.num_rows)
-    return {**outcome, "bytes": len(body)}, puts
+    puts.append(bronze_put(table, source, identity, config))
+    outcome.update(status="processed", **target, target_key=puts[-1].key, rows=table.num_rows)
+    return {**outcome, "bytes": len(puts[-1].body)}, puts
 
 
-def process_object(store: ObjectStore, source: SourceObject, config: Config) -> dict[str, Any]:
+def process_object(store: Any, source: SourceObject, config: Config) -> dict[str, Any]:
     """Convert one landing object. Returns a JSON-able outcome with ``status`` processed |
     quarantined | skipped; anything but bad content (store errors) raises."""
+    outcome: dict[str, Any] = {"source_bucket": source.bucket, "source_key": source.key}
     if not keys.is_json_key(source.key):
-        outcome = {"source_bucket": source.bucket, "source_key": source.key}
         logger.info(json.dumps({"message": "skipped: not a .json key", **outcome}))
         return {"status": "skipped", **outcome, "reason": "not a .json key"}
     started = time.perf_counter()
@@ -230,51 +205,31 @@ def process_object(store: ObjectStore, source: SourceObject, config: Config) -> 
         # Without an eTag (local runs) there is nothing to match: read what is there.
         raw = store.get(source.bucket, source.key, if_match=source.etag)
     except SourceChanged:
-        return _superseded(store, source, config, started)
-    identity = (
-        source.version_id
-        or source.etag
-        or hashlib.md5(raw, usedforsecurity=False).hexdigest()  # = a single-part ETag
-    )
-    outcome, puts = plan(raw, source, config, identity)
-    del raw
-    for put in puts:
-        store.put(config.bronze_bucket, *put)
-    clean = outcome["status"] == "processed" and "quarantine_key" not in outcome
-    message = "converted" if outcome["status"] == "processed" else "quarantined"
-    (logger.info if clean else logger.warning)(
-        json.dumps({"message": message, **outcome, "ms": _ms(started)})
-    )
+        # Overwritten before it was read: not an error (a retry could never read it either).
+        # The record and a warning say which upload is gone; the newer one has its own event.
+        identity = source.version_id or source.etag or ""
+        key = keys.superseded_key(source.key, identity, source.event_time, config.quarantine_prefix)
+        record = {"reason": SUPERSEDED_REASON, **source.lineage(""), "quarantine_key": None}
+        store.put(config.bronze_bucket, key, _json_bytes(record), "application/json")
+        outcome.update(status="skipped", reason=SUPERSEDED_REASON, etag=source.etag)
+        outcome.update(target_bucket=config.bronze_bucket, error_key=key)
+        message, log = "superseded", logger.warning
+    else:
+        identity = (
+            source.version_id
+            or source.etag
+            or hashlib.md5(raw, usedforsecurity=False).hexdigest()  # = a single-part ETag
+        )
+        outcome, puts = plan(raw, source, config, identity)
+        del raw
+        for put in puts:
+            store.put(config.bronze_bucket, *put)
+        clean = outcome["status"] == "processed" and "quarantine_key" not in outcome
+        message = "converted" if outcome["status"] == "processed" else "quarantined"
+        log = logger.info if clean else logger.warning
+    ms = round((time.perf_counter() - started) * 1000, 1)
+    log(json.dumps({"message": message, **outcome, "ms": ms}))
     return outcome
-
-
-def _superseded(
-    store: ObjectStore, source: SourceObject, config: Config, started: float
-) -> dict[str, Any]:
-    """The event's upload was overwritten before it was read: record it, write no bronze file.
-
-    Not an error (a retry could never read it either) and nothing is lost silently: the record
-    and a warning say which upload is gone; the newer upload is converted by its own event.
-    """
-    identity = source.version_id or source.etag or ""
-    key = keys.superseded_key(source.key, identity, source.event_time, config.quarantine_prefix)
-    record = {"reason": SUPERSEDED_REASON, **source.lineage(""), "quarantine_key": None}
-    store.put(config.bronze_bucket, key, _json_bytes(record), "application/json")
-    outcome = {
-        "status": "skipped",
-        "source_bucket": source.bucket,
-        "source_key": source.key,
-        "reason": SUPERSEDED_REASON,
-        "etag": source.etag,
-        "target_bucket": config.bronze_bucket,
-        "error_key": key,
-    }
-    logger.warning(json.dumps({"message": "superseded", **outcome, "ms": _ms(started)}))
-    return outcome
-
-
-def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 1)
 
 
 def summarize(outcomes: Iterable[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:

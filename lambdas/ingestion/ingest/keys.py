@@ -2,6 +2,7 @@
 objects, never adds a copy)."""
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import re
@@ -27,6 +28,12 @@ def is_json_key(key: str) -> bool:
     return key.lower().endswith(".json")
 
 
+def _split(name: str) -> tuple[str, str]:
+    """(the stem, the ``.json`` suffix as written, or "")."""
+    cut = len(name) - len(".json") if is_json_key(name) else len(name)
+    return name[:cut], name[cut:]
+
+
 def bronze_key(
     source_key: str,
     etag_or_version: str,
@@ -42,8 +49,7 @@ def bronze_key(
     key, versionId or ETag).
     """
     day = as_utc(event_time)
-    name = PurePosixPath(source_key).name
-    stem = name[: -len(".json")] if is_json_key(name) else name
+    stem = _split(PurePosixPath(source_key).name)[0]
     stem = _UNSAFE_NAME_CHARS.sub("_", stem).lstrip("._")[:80] or "object"
     identity = json.dumps([source_bucket, source_key, etag_or_version.strip('"')])
     digest = hashlib.sha256(identity.encode("utf-8")).hexdigest()[:16]
@@ -53,49 +59,27 @@ def bronze_key(
     )
 
 
-def _quarantine_base(
-    source_key: str, etag_or_version: str, event_time: dt.datetime, prefix: str
-) -> tuple[str, str]:
-    """(``{prefix}/YYYY-MM-DD/<source dir>/<stem>.<hash8>``, the source's ``.json`` suffix)."""
-    folder, slash, name = source_key.rpartition("/")
-    cut = len(name) - len(".json") if is_json_key(name) else len(name)
-    digest = hashlib.sha256(etag_or_version.strip('"').encode("utf-8")).hexdigest()[:8]
-    day = f"{as_utc(event_time):%Y-%m-%d}"
-    return f"{clean_prefix(prefix)}/{day}/{folder}{slash}{name[:cut]}.{digest}", name[cut:]
-
-
 def quarantine_key(
     source_key: str,
     etag_or_version: str,
     event_time: dt.datetime,
     prefix: str = DEFAULT_QUARANTINE_PREFIX,
+    suffix: str | None = None,
 ) -> str:
-    """``{prefix}/YYYY-MM-DD/<source dir>/<stem>.<hash8>.json``: the copy of a file that cannot be
-    split into records (its sidecar is this key + ``.error.json``). ``<hash8>`` is a SHA-256
-    prefix of the versionId or ETag: two bad uploads of one key on one day keep a copy each."""
-    base, suffix = _quarantine_base(source_key, etag_or_version, event_time, prefix)
-    return base + suffix
+    """``{prefix}/YYYY-MM-DD/<source dir>/<stem>.<hash8><suffix>``; ``<hash8>`` is a SHA-256
+    prefix of the versionId or ETag, so two uploads of one key on one day keep an entry each.
+
+    The suffix is the source's own for the copy of a file that cannot be split into records
+    (its sidecar is this key + ``.error.json``); ``records_key`` (the rejected records of a file
+    whose others went to bronze, one JSON line each) and ``superseded_key`` (the record of an
+    upload overwritten before its event was processed) give theirs.
+    """
+    folder, slash, name = source_key.rpartition("/")
+    stem, own = _split(name)
+    digest = hashlib.sha256(etag_or_version.strip('"').encode("utf-8")).hexdigest()[:8]
+    day = f"{as_utc(event_time):%Y-%m-%d}"
+    return f"{clean_prefix(prefix)}/{day}/{folder}{slash}{stem}.{digest}{suffix or own}"
 
 
-def records_key(
-    source_key: str,
-    etag_or_version: str,
-    event_time: dt.datetime,
-    prefix: str = DEFAULT_QUARANTINE_PREFIX,
-) -> str:
-    """``{prefix}/YYYY-MM-DD/<source dir>/<stem>.<hash8>.records.jsonl``: the rejected records of
-    a file whose other records went to bronze, one JSON line each."""
-    base, _ = _quarantine_base(source_key, etag_or_version, event_time, prefix)
-    return f"{base}.records.jsonl"
-
-
-def superseded_key(
-    source_key: str,
-    etag_or_version: str,
-    event_time: dt.datetime,
-    prefix: str = DEFAULT_QUARANTINE_PREFIX,
-) -> str:
-    """``{prefix}/YYYY-MM-DD/<source dir>/<stem>.<hash8>.superseded.json``: the record of an
-    upload that was overwritten before its event was processed (no copy: it is unreadable)."""
-    base, _ = _quarantine_base(source_key, etag_or_version, event_time, prefix)
-    return f"{base}.superseded.json"
+records_key = functools.partial(quarantine_key, suffix=".records.jsonl")
+superseded_key = functools.partial(quarantine_key, suffix=".superseded.json")
