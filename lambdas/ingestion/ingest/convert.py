@@ -13,6 +13,7 @@ type would clash with the next file's.
 
 import datetime as dt
 import gc
+import itertools
 from collections.abc import Iterable, Iterator
 
 import numpy as np
@@ -270,16 +271,12 @@ def _conform(arr: pa.Array, target: pa.DataType) -> pa.Array:
 
 def convert(items: Iterable[Item]) -> tuple[pa.Table | None, list[tuple[Item, str]]]:
     """Items -> (the bronze table without lineage, or None; the rejected items with reasons)."""
-    builder, chunk, gc_was_enabled = _Builder(), [], gc.isenabled()
+    builder, items, gc_was_enabled = _Builder(), iter(items), gc.isenabled()
     gc.disable()  # parsed JSON holds no reference cycles: the cyclic GC only costs time (~25%)
     try:
-        for item in items:
-            chunk.append(item)
-            if len(chunk) >= CHUNK_ROWS:
-                builder.add(chunk)
-                chunk = []
-        builder.add(chunk)
-        del chunk
+        while chunk := list(itertools.islice(items, CHUNK_ROWS)):
+            builder.add(chunk)
+            del chunk  # before the next chunk is parsed
     finally:
         if gc_was_enabled:
             gc.enable()
