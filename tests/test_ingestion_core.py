@@ -303,6 +303,32 @@ def test_non_finite_numbers_reject_their_record(records, reason):
     assert table.num_rows == 1
 
 
+def test_values_beyond_what_python_or_arrow_hold_reject_their_record_not_the_file():
+    long_int = "1" * 5_000  # more digits than Python reads as an integer (4,300)
+    lines = [
+        '{"carChassis": "C0"}',
+        '{"currentMileage": 1' + "0" * 400 + "}",  # beyond the largest double
+        '{"year": "' + long_int + '"}',
+        '{"x": ' + long_int + "}",
+        '{"x": "\\ud800"}',  # a lone surrogate: a valid JSON escape, not a Unicode character
+        '{"carChassis": "C1"}',
+    ]
+    payload = Payload("\n".join(lines).encode())
+
+    table, rejected = convert.convert(payload.items())
+
+    reasons = [(item.index, reason) for item, reason in rejected]
+    assert reasons[:2] == [
+        (1, "field 'currentMileage': 1" + "0" * 400 + " is not a finite number"),
+        (2, "field 'year': \"" + "1" * 36 + "... is out of the int64 range"),
+    ]
+    assert [(index, reason[:50]) for index, reason in reasons[2:]] == [
+        (3, "unreadable JSON: Exceeds the limit (4300 digits) f"),
+        (4, "record cannot be converted to Arrow: 'utf-8' codec"),
+    ]
+    assert table["carChassis"].to_pylist() == ["C0", "C1"]
+
+
 def test_non_finite_numbers_are_caught_in_every_chunk(monkeypatch):
     monkeypatch.setattr(convert, "CHUNK_ROWS", 2)
     records = [{"currentMileage": float(i)} for i in range(5)] + [{"currentMileage": 1e999}]

@@ -30,7 +30,8 @@ CHUNK_ROWS = 4096
 
 _CONTRACT = pa.struct(list(contract.V1_CONTRACT))
 _LINEAGE_NAMES = [name.casefold() for name in contract.LINEAGE.names]
-_ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError)
+# UnicodeEncodeError: a lone surrogate (JSON's \ud800 escape), which UTF-8 cannot hold
+_ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, UnicodeEncodeError)
 Path = tuple[str | None, ...]  # field names; None steps into a list's elements
 is_struct, is_list = pa.types.is_struct, pa.types.is_list
 _SCALAR_KINDS = {pa.bool_(): "boolean", pa.string(): "string"}  # of inferred types; else number
