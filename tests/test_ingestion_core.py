@@ -368,6 +368,47 @@ def test_a_boolean_and_a_number_in_one_field_across_chunks_reject_the_later(monk
     ]
 
 
+@pytest.mark.parametrize("chunk_rows", [4096, 1])
+def test_an_empty_object_or_array_and_a_scalar_in_one_field_reject_the_later(
+    monkeypatch, chunk_rows
+):
+    monkeypatch.setattr(convert, "CHUNK_ROWS", chunk_rows)
+
+    assert rejected_of([{"t": {}}, {"t": False}]) == [
+        (1, "field 't' holds incompatible types: object and boolean")
+    ]
+    assert rejected_of([{"t": []}, {"t": 1.5}]) == [
+        (1, "field 't' holds incompatible types: array and number")
+    ]
+    assert rejected_of([{"t": "x"}, {"t": {"u": []}}]) == [
+        (1, "field 't' holds incompatible types: string and object")
+    ]
+    # an empty value alone still leaves its field out of bronze
+    assert extras(table_of([{"t": {}}, {"t": {"v": [{}]}, "u": []}])).names == []
+
+
+def test_a_field_typed_only_by_a_rejected_record_is_null_in_its_chunk(monkeypatch):
+    monkeypatch.setattr(convert, "CHUNK_ROWS", 2)
+    records = [{"a": 1}, {"t": [], "source_file": "x"}, {"t": 1.5}]
+
+    table, rejected = convert_records(records)
+
+    assert rejected == [(1, "field 'source_file' collides with the bronze lineage column")]
+    assert rows_without_contract(table) == [{"a": 1.0, "t": None}, {"a": None, "t": 1.5}]
+
+
+def test_the_column_order_does_not_depend_on_the_chunks(monkeypatch):
+    records = [{"z": 1}, {"a": 1}, {"m": {"y": 1}}, {"m": {"b": 1}}]
+    expected = table_of(records)
+    monkeypatch.setattr(convert, "CHUNK_ROWS", 1)
+
+    chunked = table_of(records)
+
+    assert extras(chunked).names == ["a", "m", "z"]  # by name, as pyarrow orders a chunk's
+    assert chunked.schema.equals(expected.schema)
+    assert chunked.to_pylist() == expected.to_pylist()
+
+
 def test_known_gap_pyarrow_promotes_a_boolean_beside_a_fraction_within_one_chunk():
     # README "Known limitations": pyarrow's inference makes both double within one chunk
     table, rejected = convert_records([{"f": True}, {"f": 1.5}])

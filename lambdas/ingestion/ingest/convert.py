@@ -6,9 +6,9 @@ pyarrow infers and converts each chunk of records (``pa.array``) and merges the 
 twins, backticks or lineage names, no two paths joined by ``_`` into one column). A chunk that
 pyarrow refuses, or whose types clash with the earlier chunks', is converted record by record:
 the first record to give a field a type fixes it for the file. In the table, contract columns
-come first with their contract types, every other number is a double, and a field without any
-typed value in the file's bronze rows (only null, ``[]``, ``{}``) is left out: any guessed
-type would clash with the next file's.
+come first with their contract types, the others by name, every other number a double, and a
+field without any typed value in the file's bronze rows (only null, ``[]``, ``{}``) is left
+out: any guessed type would clash with the next file's.
 """
 
 import datetime as dt
@@ -77,22 +77,24 @@ def _conflict(old: pa.DataType, new: pa.DataType, path: Path = ()) -> str:
 
 def _unify(old: pa.StructType | None, new: pa.StructType | None) -> pa.StructType | None:
     if old is None or new is None:
-        return old or new
+        return new if old is None else old
     schemas = [pa.schema(list(old)), pa.schema(list(new))]
     return pa.struct(list(pa.unify_schemas(schemas, promote_options="permissive")))
 
 
 def _typed(arr: pa.Array) -> pa.DataType | None:
-    """The array's type without the parts that hold no value at all (None if nothing is left)."""
+    """The array's type without the fields that hold no value at all (None if it holds none).
+    An empty object or array keeps its kind (``struct<>``, ``list<null>``): a scalar in its
+    field is then a clash of types, and ``_target`` leaves it out if nothing else types it."""
     if arr.null_count == len(arr):
         return None
     if is_struct(arr.type):
         children = zip(arr.type, arr.flatten(), strict=True)
-        fields = [pa.field(f.name, t) for f, child in children if (t := _typed(child))]
-        return pa.struct(fields) if fields else None
+        types = ((f.name, _typed(child)) for f, child in children)
+        return pa.struct([(name, t) for name, t in types if t is not None])  # struct<> is falsy
     if is_list(arr.type):
         item = _typed(arr.flatten())
-        return pa.list_(item) if item else None
+        return pa.list_(pa.null() if item is None else item)
     return arr.type
 
 
@@ -238,30 +240,32 @@ class _Builder:
 
 def _target(dtype: pa.DataType | None, contract_type: pa.DataType | None = None) -> pa.DataType:
     """The bronze type of a field: the contract's, with a contract struct's fields first (all of
-    them), then the file's own fields, every integer outside the contract a double."""
+    them), then the file's own typed fields by name (as pyarrow orders a chunk's, so the order
+    does not depend on the chunks), every integer outside the contract a double."""
     if contract_type is not None and not is_struct(contract_type):
         return contract_type
     if contract_type is not None or is_struct(dtype):
-        own = {f.name: f.type for f in dtype or []}
+        own = {f.name: f.type for f in dtype or [] if _is_typed(f.type)}
         fields = [
             pa.field(f.name, _target(own.pop(f.name, None), f.type)) for f in contract_type or []
         ]
-        return pa.struct(fields + [pa.field(name, _target(t)) for name, t in own.items()])
+        return pa.struct(fields + [pa.field(name, _target(t)) for name, t in sorted(own.items())])
     if is_list(dtype):
         return pa.list_(_target(dtype.value_type))
     return pa.float64() if pa.types.is_integer(dtype) else dtype
 
 
 def _conform(arr: pa.Array, target: pa.DataType) -> pa.Array:
-    """``arr`` as ``target``: struct fields by name, missing ones null (pyarrow 20 casts a struct
-    only to one with its fields in the same order), leaves cast."""
+    """``arr`` as ``target``: struct fields by name (pyarrow 20 casts a struct only to one with
+    its fields in the same order), leaves cast; a field without any value in the chunk (missing,
+    or typed only by a rejected record) is null, whatever its type there."""
+    if arr.null_count == len(arr):
+        return pa.nulls(len(arr), target)
     mask = arr.is_null() if arr.null_count else None
     if is_struct(arr.type) and is_struct(target):
         children = dict(zip(arr.type.names, arr.flatten(), strict=True))
-        arrays = [
-            _conform(children[f.name], f.type) if f.name in children else pa.nulls(len(arr), f.type)
-            for f in target
-        ]
+        missing = pa.nulls(len(arr))
+        arrays = [_conform(children.get(f.name, missing), f.type) for f in target]
         return pa.StructArray.from_arrays(arrays, fields=list(target), mask=mask)
     if is_list(arr.type) and is_list(target):
         values = _conform(arr.values, target.value_type)
