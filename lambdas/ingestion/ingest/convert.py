@@ -75,9 +75,7 @@ def _conflict(old: pa.DataType, new: pa.DataType, path: Path = ()) -> str:
     return "" if kinds[0] == kinds[1] else _incompatible(path, *kinds)
 
 
-def _unify(old: pa.StructType | None, new: pa.StructType | None) -> pa.StructType | None:
-    if old is None or new is None:
-        return new if old is None else old
+def _unify(old: pa.StructType, new: pa.StructType) -> pa.StructType:
     schemas = [pa.schema(list(old)), pa.schema(list(new))]
     return pa.struct(list(pa.unify_schemas(schemas, promote_options="permissive")))
 
@@ -116,13 +114,13 @@ def _fields(dtype: pa.StructType, path: Path = (), column: bool = True) -> Itera
             yield from _fields(inner, here, column and here[-1] is not None)
 
 
-def _name_problems(known: pa.StructType | None, new: pa.StructType) -> dict[Path, str]:
+def _name_problems(known: pa.StructType, new: pa.StructType) -> dict[Path, str]:
     """The paths of ``new`` that the silver job could not take beside the contract, the lineage
     and the ``known`` fields, each with the reason."""
     cased: dict[tuple[Path, str], str] = {}
     columns = {name: (name,) for name in _LINEAGE_NAMES}
     problems: dict[Path, str] = {}
-    for dtype in (_CONTRACT, known or pa.struct([]), new):
+    for dtype in (_CONTRACT, known, new):
         for path, inner, column in _fields(dtype):
             name, flat = path[-1], "_".join(path) if column else ""
             if (other := cased.setdefault((path[:-1], name.casefold()), name)) != name:
@@ -166,7 +164,7 @@ def _nodes(arr: pa.Array, path: Path = (), rows: np.ndarray | None = None) -> It
 
 class _Builder:
     def __init__(self) -> None:
-        self.type: pa.StructType | None = None  # the typed part of all bronze rows so far
+        self.type = pa.struct([])  # the typed part of all bronze rows so far
         self.chunks: list[pa.StructArray] = []
         self.rejected: list[tuple[Item, str]] = []
 
@@ -197,8 +195,8 @@ class _Builder:
             keep = np.ones(len(good), dtype=bool)
             keep[list(bad)] = False
             arr = arr.filter(pa.array(keep))
-        self.type = _unify(self.type, _typed(arr))  # cannot fail: ``_arrow`` checked it
         if len(arr):
+            self.type = _unify(self.type, _typed(arr))  # cannot fail: ``_arrow`` checked it
             self.chunks.append(arr)
 
     def _arrow(self, good: list[Item]) -> tuple[pa.StructArray | None, list[Item]]:
