@@ -383,6 +383,10 @@ def test_an_empty_object_or_array_and_a_scalar_in_one_field_reject_the_later(
     assert rejected_of([{"t": "x"}, {"t": {"u": []}}]) == [
         (1, "field 't' holds incompatible types: string and object")
     ]
+    # the clash is named where it is, not at an empty array that takes any item type
+    assert rejected_of([{"a": [], "b": 1.5}, {"a": ["x"], "b": "y"}]) == [
+        (1, "field 'b' holds incompatible types: number and string")
+    ]
     # an empty value alone still leaves its field out of bronze
     assert extras(table_of([{"t": {}}, {"t": {"v": [{}]}, "u": []}])).names == []
 

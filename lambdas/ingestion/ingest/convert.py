@@ -72,7 +72,8 @@ def _conflict(old: pa.DataType, new: pa.DataType, path: Path = ()) -> str:
     if is_list(old) and is_list(new):
         return _conflict(old.value_type, new.value_type, (*path, None))
     kinds = _kind(old), _kind(new)
-    return "" if kinds[0] == kinds[1] else _incompatible(path, *kinds)
+    compatible = kinds[0] == kinds[1] or pa.null() in (old, new)  # the items of an empty array
+    return "" if compatible else _incompatible(path, *kinds)
 
 
 def _unify(old: pa.StructType, new: pa.StructType) -> pa.StructType:
