@@ -303,6 +303,32 @@ def test_non_finite_numbers_reject_their_record(records, reason):
     assert table.num_rows == 1
 
 
+def test_values_beyond_what_python_or_arrow_hold_reject_their_record_not_the_file():
+    long_int = "1" * 5_000  # more digits than Python reads as an integer (4,300)
+    lines = [
+        '{"carChassis": "C0"}',
+        '{"currentMileage": 1' + "0" * 400 + "}",  # beyond the largest double
+        '{"year": "' + long_int + '"}',
+        '{"x": ' + long_int + "}",
+        '{"x": "\\ud800"}',  # a lone surrogate: a valid JSON escape, not a Unicode character
+        '{"carChassis": "C1"}',
+    ]
+    payload = Payload("\n".join(lines).encode())
+
+    table, rejected = convert.convert(payload.items())
+
+    reasons = [(item.index, reason) for item, reason in rejected]
+    assert reasons[:2] == [
+        (1, "field 'currentMileage': 1" + "0" * 400 + " is not a finite number"),
+        (2, "field 'year': \"" + "1" * 36 + "... is out of the int64 range"),
+    ]
+    assert [(index, reason[:50]) for index, reason in reasons[2:]] == [
+        (3, "unreadable JSON: Exceeds the limit (4300 digits) f"),
+        (4, "record cannot be converted to Arrow: 'utf-8' codec"),
+    ]
+    assert table["carChassis"].to_pylist() == ["C0", "C1"]
+
+
 def test_non_finite_numbers_are_caught_in_every_chunk(monkeypatch):
     monkeypatch.setattr(convert, "CHUNK_ROWS", 2)
     records = [{"currentMileage": float(i)} for i in range(5)] + [{"currentMileage": 1e999}]
@@ -340,6 +366,51 @@ def test_a_boolean_and_a_number_in_one_field_across_chunks_reject_the_later(monk
     assert rejected_of([{"f": 1.5}, {"f": True}]) == [
         (1, "field 'f' holds incompatible types: number and boolean")
     ]
+
+
+@pytest.mark.parametrize("chunk_rows", [4096, 1])
+def test_an_empty_object_or_array_and_a_scalar_in_one_field_reject_the_later(
+    monkeypatch, chunk_rows
+):
+    monkeypatch.setattr(convert, "CHUNK_ROWS", chunk_rows)
+
+    assert rejected_of([{"t": {}}, {"t": False}]) == [
+        (1, "field 't' holds incompatible types: object and boolean")
+    ]
+    assert rejected_of([{"t": []}, {"t": 1.5}]) == [
+        (1, "field 't' holds incompatible types: array and number")
+    ]
+    assert rejected_of([{"t": "x"}, {"t": {"u": []}}]) == [
+        (1, "field 't' holds incompatible types: string and object")
+    ]
+    # the clash is named where it is, not at an empty array that takes any item type
+    assert rejected_of([{"a": [], "b": 1.5}, {"a": ["x"], "b": "y"}]) == [
+        (1, "field 'b' holds incompatible types: number and string")
+    ]
+    # an empty value alone still leaves its field out of bronze
+    assert extras(table_of([{"t": {}}, {"t": {"v": [{}]}, "u": []}])).names == []
+
+
+def test_a_field_typed_only_by_a_rejected_record_is_null_in_its_chunk(monkeypatch):
+    monkeypatch.setattr(convert, "CHUNK_ROWS", 2)
+    records = [{"a": 1}, {"t": [], "source_file": "x"}, {"t": 1.5}]
+
+    table, rejected = convert_records(records)
+
+    assert rejected == [(1, "field 'source_file' collides with the bronze lineage column")]
+    assert rows_without_contract(table) == [{"a": 1.0, "t": None}, {"a": None, "t": 1.5}]
+
+
+def test_the_column_order_does_not_depend_on_the_chunks(monkeypatch):
+    records = [{"z": 1}, {"a": 1}, {"m": {"y": 1}}, {"m": {"b": 1}}]
+    expected = table_of(records)
+    monkeypatch.setattr(convert, "CHUNK_ROWS", 1)
+
+    chunked = table_of(records)
+
+    assert extras(chunked).names == ["a", "m", "z"]  # by name, as pyarrow orders a chunk's
+    assert chunked.schema.equals(expected.schema)
+    assert chunked.to_pylist() == expected.to_pylist()
 
 
 def test_known_gap_pyarrow_promotes_a_boolean_beside_a_fraction_within_one_chunk():

@@ -124,13 +124,20 @@ def _number(record: dict, name: str, kind: type, path: str) -> str | None:
         if not _NUMERIC.match(value):
             return _wrong(path, kind, value)
         digits = kind is int and value.strip().lstrip("+-").isdigit()
-        number = int(value) if digits else float(value)
+        try:
+            number = int(value) if digits else float(value)
+        except ValueError:  # more digits than Python reads as an integer (4,300)
+            return f"field {path!r}: {short(value)} is out of the int64 range"
     else:
         number = value
     if kind is float:
+        try:
+            number = float(number)
+        except OverflowError:  # an integer beyond the largest double
+            number = math.inf
         if not math.isfinite(number):
             return f"field {path!r}: {value!r} is not a finite number"
-        record[name] = float(number)
+        record[name] = number
     elif type(number) is float and not number.is_integer():
         return f"field {path!r} must be an integer, got {value!r}"
     elif int(number) not in _INT64:

@@ -6,13 +6,14 @@ pyarrow infers and converts each chunk of records (``pa.array``) and merges the 
 twins, backticks or lineage names, no two paths joined by ``_`` into one column). A chunk that
 pyarrow refuses, or whose types clash with the earlier chunks', is converted record by record:
 the first record to give a field a type fixes it for the file. In the table, contract columns
-come first with their contract types, every other number is a double, and a field without any
-typed value in the file's bronze rows (only null, ``[]``, ``{}``) is left out: any guessed
-type would clash with the next file's.
+come first with their contract types, the others by name, every other number a double, and a
+field without any typed value in the file's bronze rows (only null, ``[]``, ``{}``) is left
+out: any guessed type would clash with the next file's.
 """
 
 import datetime as dt
 import gc
+import itertools
 from collections.abc import Iterable, Iterator
 
 import numpy as np
@@ -29,7 +30,8 @@ CHUNK_ROWS = 4096
 
 _CONTRACT = pa.struct(list(contract.V1_CONTRACT))
 _LINEAGE_NAMES = [name.casefold() for name in contract.LINEAGE.names]
-_ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError)
+# UnicodeEncodeError: a lone surrogate (JSON's \ud800 escape), which UTF-8 cannot hold
+_ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, UnicodeEncodeError)
 Path = tuple[str | None, ...]  # field names; None steps into a list's elements
 is_struct, is_list = pa.types.is_struct, pa.types.is_list
 _SCALAR_KINDS = {pa.bool_(): "boolean", pa.string(): "string"}  # of inferred types; else number
@@ -70,27 +72,28 @@ def _conflict(old: pa.DataType, new: pa.DataType, path: Path = ()) -> str:
     if is_list(old) and is_list(new):
         return _conflict(old.value_type, new.value_type, (*path, None))
     kinds = _kind(old), _kind(new)
-    return "" if kinds[0] == kinds[1] else _incompatible(path, *kinds)
+    compatible = kinds[0] == kinds[1] or pa.null() in (old, new)  # the items of an empty array
+    return "" if compatible else _incompatible(path, *kinds)
 
 
-def _unify(old: pa.StructType | None, new: pa.StructType | None) -> pa.StructType | None:
-    if old is None or new is None:
-        return old or new
+def _unify(old: pa.StructType, new: pa.StructType) -> pa.StructType:
     schemas = [pa.schema(list(old)), pa.schema(list(new))]
     return pa.struct(list(pa.unify_schemas(schemas, promote_options="permissive")))
 
 
 def _typed(arr: pa.Array) -> pa.DataType | None:
-    """The array's type without the parts that hold no value at all (None if nothing is left)."""
+    """The array's type without the fields that hold no value at all (None if it holds none).
+    An empty object or array keeps its kind (``struct<>``, ``list<null>``): a scalar in its
+    field is then a clash of types, and ``_target`` leaves it out if nothing else types it."""
     if arr.null_count == len(arr):
         return None
     if is_struct(arr.type):
         children = zip(arr.type, arr.flatten(), strict=True)
-        fields = [pa.field(f.name, t) for f, child in children if (t := _typed(child))]
-        return pa.struct(fields) if fields else None
+        types = ((f.name, _typed(child)) for f, child in children)
+        return pa.struct([(name, t) for name, t in types if t is not None])  # struct<> is falsy
     if is_list(arr.type):
         item = _typed(arr.flatten())
-        return pa.list_(item) if item else None
+        return pa.list_(pa.null() if item is None else item)
     return arr.type
 
 
@@ -112,13 +115,13 @@ def _fields(dtype: pa.StructType, path: Path = (), column: bool = True) -> Itera
             yield from _fields(inner, here, column and here[-1] is not None)
 
 
-def _name_problems(known: pa.StructType | None, new: pa.StructType) -> dict[Path, str]:
+def _name_problems(known: pa.StructType, new: pa.StructType) -> dict[Path, str]:
     """The paths of ``new`` that the silver job could not take beside the contract, the lineage
     and the ``known`` fields, each with the reason."""
     cased: dict[tuple[Path, str], str] = {}
     columns = {name: (name,) for name in _LINEAGE_NAMES}
     problems: dict[Path, str] = {}
-    for dtype in (_CONTRACT, known or pa.struct([]), new):
+    for dtype in (_CONTRACT, known, new):
         for path, inner, column in _fields(dtype):
             name, flat = path[-1], "_".join(path) if column else ""
             if (other := cased.setdefault((path[:-1], name.casefold()), name)) != name:
@@ -162,7 +165,7 @@ def _nodes(arr: pa.Array, path: Path = (), rows: np.ndarray | None = None) -> It
 
 class _Builder:
     def __init__(self) -> None:
-        self.type: pa.StructType | None = None  # the typed part of all bronze rows so far
+        self.type = pa.struct([])  # the typed part of all bronze rows so far
         self.chunks: list[pa.StructArray] = []
         self.rejected: list[tuple[Item, str]] = []
 
@@ -193,8 +196,8 @@ class _Builder:
             keep = np.ones(len(good), dtype=bool)
             keep[list(bad)] = False
             arr = arr.filter(pa.array(keep))
-        self.type = _unify(self.type, _typed(arr))  # cannot fail: ``_arrow`` checked it
         if len(arr):
+            self.type = _unify(self.type, _typed(arr))  # cannot fail: ``_arrow`` checked it
             self.chunks.append(arr)
 
     def _arrow(self, good: list[Item]) -> tuple[pa.StructArray | None, list[Item]]:
@@ -236,30 +239,32 @@ class _Builder:
 
 def _target(dtype: pa.DataType | None, contract_type: pa.DataType | None = None) -> pa.DataType:
     """The bronze type of a field: the contract's, with a contract struct's fields first (all of
-    them), then the file's own fields, every integer outside the contract a double."""
+    them), then the file's own typed fields by name (as pyarrow orders a chunk's, so the order
+    does not depend on the chunks), every integer outside the contract a double."""
     if contract_type is not None and not is_struct(contract_type):
         return contract_type
     if contract_type is not None or is_struct(dtype):
-        own = {f.name: f.type for f in dtype or []}
+        own = {f.name: f.type for f in dtype or [] if _is_typed(f.type)}
         fields = [
             pa.field(f.name, _target(own.pop(f.name, None), f.type)) for f in contract_type or []
         ]
-        return pa.struct(fields + [pa.field(name, _target(t)) for name, t in own.items()])
+        return pa.struct(fields + [pa.field(name, _target(t)) for name, t in sorted(own.items())])
     if is_list(dtype):
         return pa.list_(_target(dtype.value_type))
     return pa.float64() if pa.types.is_integer(dtype) else dtype
 
 
 def _conform(arr: pa.Array, target: pa.DataType) -> pa.Array:
-    """``arr`` as ``target``: struct fields by name, missing ones null (pyarrow 20 casts a struct
-    only to one with its fields in the same order), leaves cast."""
+    """``arr`` as ``target``: struct fields by name (pyarrow 20 casts a struct only to one with
+    its fields in the same order), leaves cast; a field without any value in the chunk (missing,
+    or typed only by a rejected record) is null, whatever its type there."""
+    if arr.null_count == len(arr):
+        return pa.nulls(len(arr), target)
     mask = arr.is_null() if arr.null_count else None
     if is_struct(arr.type) and is_struct(target):
         children = dict(zip(arr.type.names, arr.flatten(), strict=True))
-        arrays = [
-            _conform(children[f.name], f.type) if f.name in children else pa.nulls(len(arr), f.type)
-            for f in target
-        ]
+        missing = pa.nulls(len(arr))
+        arrays = [_conform(children.get(f.name, missing), f.type) for f in target]
         return pa.StructArray.from_arrays(arrays, fields=list(target), mask=mask)
     if is_list(arr.type) and is_list(target):
         values = _conform(arr.values, target.value_type)
@@ -270,16 +275,12 @@ def _conform(arr: pa.Array, target: pa.DataType) -> pa.Array:
 
 def convert(items: Iterable[Item]) -> tuple[pa.Table | None, list[tuple[Item, str]]]:
     """Items -> (the bronze table without lineage, or None; the rejected items with reasons)."""
-    builder, chunk, gc_was_enabled = _Builder(), [], gc.isenabled()
+    builder, items, gc_was_enabled = _Builder(), iter(items), gc.isenabled()
     gc.disable()  # parsed JSON holds no reference cycles: the cyclic GC only costs time (~25%)
     try:
-        for item in items:
-            chunk.append(item)
-            if len(chunk) >= CHUNK_ROWS:
-                builder.add(chunk)
-                chunk = []
-        builder.add(chunk)
-        del chunk
+        while chunk := list(itertools.islice(items, CHUNK_ROWS)):
+            builder.add(chunk)
+            del chunk  # before the next chunk is parsed
     finally:
         if gc_was_enabled:
             gc.enable()

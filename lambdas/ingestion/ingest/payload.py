@@ -19,7 +19,8 @@ _BOM = b"\xef\xbb\xbf"
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
 _error = json.JSONDecodeError
-_PARSE_ERRORS = (json.JSONDecodeError, RecursionError)
+# A ValueError that is not a JSONDecodeError: an integer longer than Python reads (4,300 digits)
+_PARSE_ERRORS = (ValueError, RecursionError)
 
 
 class BadContent(ValueError):
@@ -41,8 +42,10 @@ class Item(NamedTuple):
 
 
 def _malformed(exc: Exception, line: int | None = None) -> str:
+    if isinstance(exc, RecursionError):
+        return "JSON nested too deeply"  # the parser's own
     if not isinstance(exc, json.JSONDecodeError):
-        return "JSON nested too deeply"  # the parser's own RecursionError
+        return f"unreadable JSON: {str(exc).partition(';')[0]}"
     return f"malformed JSON at line {line or exc.lineno} column {exc.colno}: {exc.msg}"
 
 
