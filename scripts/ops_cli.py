@@ -12,21 +12,20 @@ import boto3
 
 
 def parser(
-    description: str, *, poll_seconds: float | None = None, timeout: tuple[float, str] | None = None
+    description: str, *, wait: tuple[float, float, str] | None = None
 ) -> argparse.ArgumentParser:
-    """A parser with ``--region``, and ``--poll-seconds`` / ``--timeout-minutes`` (default and
-    help) for the scripts that wait for AWS."""
+    """A parser with ``--region``; for the scripts that wait for AWS, ``wait`` = (default
+    ``--poll-seconds``, default ``--timeout-minutes``, what the timeout does)."""
     cli = argparse.ArgumentParser(description=description)
     cli.add_argument("--region", help="AWS region (default: the AWS SDK's configuration)")
-    if poll_seconds is not None:
+    if wait is not None:
+        poll_seconds, minutes, what = wait
         cli.add_argument(
             "--poll-seconds",
             type=float,
             default=poll_seconds,
             help="seconds between two status checks (default: %(default)s)",
         )
-    if timeout is not None:
-        minutes, what = timeout
         cli.add_argument(
             "--timeout-minutes", type=float, default=minutes, help=f"{what} (default: %(default)s)"
         )

@@ -169,8 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
         "progress lines, and print its final state, run id and where its logs are. "
         "Exit 0 on SUCCEEDED, 1 when the run fails (FAILED, TIMEOUT, ERROR, STOPPED), "
         "2 when it cannot start, 3 when --timeout-minutes passes first.",
-        poll_seconds=30.0,
-        timeout=(
+        wait=(
+            30.0,
             60.0,
             "stop waiting (exit 3) after this long; the run itself is not stopped and keeps "
             "the job's own Timeout",

@@ -217,8 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Run the silver dedup check (terraform/queries/silver_duplicates_check.sql) in an "
         "Athena workgroup and print the (car, day) keys that hold more than one row. "
         "Exit 0 when there are none, 1 when there are, 2 when the query fails.",
-        poll_seconds=1.0,
-        timeout=(5.0, "cancel the query after this long"),
+        wait=(1.0, 5.0, "cancel the query after this long"),
     )
     parser.add_argument("--workgroup", required=True, help="Athena workgroup")
     parser.add_argument("--database", required=True, help="Glue database of the silver table")
