@@ -218,6 +218,25 @@ def test_parse_arguments_adds_the_glue_dashes():
         run_glue_job.parse_arguments(["full_refresh"])
 
 
+@pytest.mark.parametrize(
+    ("script", "argv", "message"),
+    [
+        ("run_glue_job", ["--job-name", "j", "--arguments", "full_refresh"], "expected KEY=VALUE"),
+        (
+            "validate_silver_athena",
+            ["--workgroup", "w", "--database", "d", "--table", "x;y"],
+            "table name",
+        ),
+    ],
+)
+def test_a_bad_argument_is_a_usage_error_before_any_aws_call(script, argv, message, capsys):
+    module = {"run_glue_job": run_glue_job, "validate_silver_athena": validate_silver_athena}
+    with pytest.raises(SystemExit) as exit_info:
+        module[script].main(argv, client=object())  # any AWS call on it would raise
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
 # --- upload_test_data ---------------------------------------------------------------------
 
 
