@@ -1103,7 +1103,7 @@ def _run(spark: SparkSession, config: JobConfig, source: BronzeSource) -> dict:
         commit.write_manifest(
             {
                 "files": bronze_files,
-                "sources": sorted({s[SOURCE_FILE_COL] or "" for s in stats["sources"]}),
+                "sources": sorted(stats["sources"]),
             },
             known,
         )
@@ -1116,25 +1116,38 @@ def _run(spark: SparkSession, config: JobConfig, source: BronzeSource) -> dict:
     return {**summary, "status": "ok", "seconds": watch.seconds, "run_seconds": watch.total()}
 
 
-def batch_stats(batch: DataFrame, rescued: list[str]):
-    """One pass over the cached batch: counts by reason and of rescued values by column,
-    sources, the partitions it touches."""
+def batch_stats(batch: DataFrame, rescued: list[str]) -> dict:
+    """One pass over the cached batch, a grouped count (a few groups per bronze file and day,
+    code-generated, unlike `collect_set`): records, counts by reason and of rescued values by
+    column, source files, the silver and quarantine partitions the batch touches."""
     rejected = F.col(REJECT_REASON_COL).isNotNull()
-    event_day = _padded_parts(F.col(PARSED_TS_COL), PARTITION_COLS)
-    ingest_day = _padded_parts(F.col(INGESTION_TS_COL), QUARANTINE_PARTITION_COLS)
-    return batch.agg(
-        F.count(F.lit(1)).alias("records"),
-        F.collect_set(F.struct(INGESTION_TS_COL, SOURCE_FILE_COL)).alias("sources"),
-        *[F.sum((F.col(REJECT_REASON_COL) == r).cast("long")).alias(r) for r in REJECT_REASONS],
-        *[
-            F.count(F.get_json_object(RESCUED_COL, "$['" + c.replace("'", "\\'") + "']")).alias(
-                f"rescued:{c}"
-            )
-            for c in rescued
-        ],
-        F.collect_set(F.when(~rejected, F.struct(*event_day.values()))).alias("silver_parts"),
-        F.collect_set(F.when(rejected, F.struct(*ingest_day.values()))).alias("quarantine_parts"),
-    ).first()
+    event_day = _padded_parts(F.col(PARSED_TS_COL), PARTITION_COLS).values()
+    ingest_day = _padded_parts(F.col(INGESTION_TS_COL), QUARANTINE_PARTITION_COLS).values()
+    keys = [F.col(SOURCE_FILE_COL), F.col(REJECT_REASON_COL)]
+    keys += [F.when(~rejected, part) for part in event_day]
+    keys += [F.when(rejected, part) for part in ingest_day]
+    rescued_counts = [F.count(F.get_json_object(RESCUED_COL, _json_path(c))) for c in rescued]
+    groups = batch.groupBy(*[k.alias(f"_k{i}") for i, k in enumerate(keys)]).agg(
+        F.count(F.lit(1)).alias("_rows"), *[n.alias(f"_n{i}") for i, n in enumerate(rescued_counts)]
+    )
+    stats = {"records": 0, "sources": set(), "silver_parts": set(), "quarantine_parts": set()}
+    stats |= dict.fromkeys([*REJECT_REASONS, *(f"rescued:{c}" for c in rescued)], 0)
+    for row in groups.collect():
+        (source, reason, *parts), (rows, *rescued_rows) = row[: len(keys)], row[len(keys) :]
+        stats["records"] += rows
+        stats["sources"].add(source or "")
+        if reason is None:
+            stats["silver_parts"].add(tuple(parts[:3]))
+        else:
+            stats[reason] += rows
+            stats["quarantine_parts"].add(tuple(parts[3:]))
+        for column, count in zip(rescued, rescued_rows, strict=True):
+            stats[f"rescued:{column}"] += count
+    return stats
+
+
+def _json_path(name: str) -> str:
+    return "$['" + name.replace("'", "\\'") + "']"
 
 
 def _sorted_parts(rows: list) -> list[tuple[str, ...]]:
