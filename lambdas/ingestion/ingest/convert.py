@@ -37,43 +37,38 @@ is_struct, is_list = pa.types.is_struct, pa.types.is_list
 _SCALAR_KINDS = {pa.bool_(): "boolean", pa.string(): "string"}  # of inferred types; else number
 
 
-def _incompatible(path: Path, first: str, second: str) -> str:
-    return f"field {dotted(path)!r} holds incompatible types: {first} and {second}"
-
-
-def _mixed(values: list, path: Path = ()) -> str:
-    """Why the values of one field in one record cannot share a type, or "" (pyarrow says only
-    that it could not convert them)."""
-    values = [v for v in values if v is not None]
-    kinds = list(dict.fromkeys(map(contract.json_type, values)))
-    if len(kinds) > 1:
-        return _incompatible(path, *kinds[:2])
-    if kinds == ["object"]:
-        found = (
-            _mixed([v.get(n) for v in values], (*path, n))
-            for n in dict.fromkeys(n for v in values for n in v)
-        )
-        return next(filter(None, found), "")
-    return _mixed([x for v in values for x in v], (*path, None)) if kinds == ["array"] else ""
-
-
 def _kind(dtype: pa.DataType) -> str:
+    """The JSON kind of the values of an inferred type (as ``contract.json_type`` names them)."""
     if is_struct(dtype) or is_list(dtype):
         return "object" if is_struct(dtype) else "array"
     return _SCALAR_KINDS.get(dtype, "number")
 
 
-def _conflict(old: pa.DataType, new: pa.DataType, path: Path = ()) -> str:
-    """Why two types that ``pa.unify_schemas`` cannot merge differ, at the first field."""
-    if is_struct(old) and is_struct(new):
-        both = (f for f in new if old.get_field_index(f.name) >= 0)
-        found = (_conflict(old.field(f.name).type, f.type, (*path, f.name)) for f in both)
+def _clash(dtype: pa.DataType | None, values: list, path: Path = ()) -> str:
+    """Why the values of one field in one record cannot share a type with each other and with
+    ``dtype``, the field's type in the file so far (None: it has none), at the first field that
+    clashes; or "". pyarrow says only that it could not convert or merge them."""
+    values = [v for v in values if v is not None]
+    dtype = None if dtype is None or pa.types.is_null(dtype) else dtype  # null takes any type
+    kinds = [] if dtype is None else [_kind(dtype)]
+    kinds = list(dict.fromkeys(kinds + [contract.json_type(v) for v in values]))
+    if len(kinds) > 1:
+        return f"field {dotted(path)!r} holds incompatible types: {kinds[0]} and {kinds[1]}"
+    if kinds == ["object"]:
+        found = (
+            _clash(_child(dtype, name), [v.get(name) for v in values], (*path, name))
+            for name in dict.fromkeys(name for v in values for name in v)
+        )
         return next(filter(None, found), "")
-    if is_list(old) and is_list(new):
-        return _conflict(old.value_type, new.value_type, (*path, None))
-    kinds = _kind(old), _kind(new)
-    compatible = kinds[0] == kinds[1] or pa.null() in (old, new)  # the items of an empty array
-    return "" if compatible else _incompatible(path, *kinds)
+    if kinds == ["array"]:
+        item = None if dtype is None else dtype.value_type
+        return _clash(item, [x for v in values for x in v], (*path, None))
+    return ""
+
+
+def _child(dtype: pa.StructType | None, name: str) -> pa.DataType | None:
+    index = -1 if dtype is None else dtype.get_field_index(name)
+    return None if index < 0 else dtype.field(index).type
 
 
 def _unify(old: pa.StructType, new: pa.StructType) -> pa.StructType:
@@ -177,9 +172,15 @@ class _Builder:
                 self.rejected.append((item, reason))
             else:
                 good.append(item)
-        arr, good = self._arrow(good)
-        if arr is None:
+        if not good:
             return
+        try:
+            arr = pa.array([item.value for item in good])
+            _unify(self.type, _typed(arr))
+        except _ARROW_ERRORS:
+            arr, good = self._one_by_one(good)
+            if not good:
+                return
         names = _name_problems(self.type, arr.type)
         misnamed: dict[int, str] = {}
         non_finite: dict[int, str] = {}
@@ -197,44 +198,27 @@ class _Builder:
             keep[list(bad)] = False
             arr = arr.filter(pa.array(keep))
         if len(arr):
-            self.type = _unify(self.type, _typed(arr))  # cannot fail: ``_arrow`` checked it
+            self.type = _unify(self.type, _typed(arr))  # cannot fail: checked above
             self.chunks.append(arr)
 
-    def _arrow(self, good: list[Item]) -> tuple[pa.StructArray | None, list[Item]]:
-        """The records as one Arrow array whose types agree with the file's so far: at once, or
-        else record by record, rejecting each whose types clash (None if none is left)."""
-        if not good:
-            return None, good
-        try:
-            arr = pa.array([item.value for item in good])
-            _unify(self.type, _typed(arr))
-            return arr, good
-        except _ARROW_ERRORS:
-            pass
+    def _one_by_one(self, good: list[Item]) -> tuple[pa.StructArray | None, list[Item]]:
+        """The records whose types agree with the file's so far and the earlier records', taken
+        one by one; each other is rejected, with the field that clashes. Integers a double
+        cannot hold exactly are widened (pyarrow refuses them beyond int64 or beside a
+        fraction; outside the contract's integer fields they are doubles in bronze anyway)."""
         current, kept = self.type, []
         for item in good:
-            value = item.value
+            value = contract.widen_large_ints(item.value)
             try:
-                try:
-                    typed = _typed(pa.array([value]))
-                except _ARROW_ERRORS:  # an integer beyond int64, or beyond 2**53 by a fraction
-                    value = contract.widen_large_ints(value)
-                    typed = _typed(pa.array([value]))
-            except _ARROW_ERRORS as exc:
-                reason = _mixed([value]) or f"record cannot be converted to Arrow: {exc}"
-                self.rejected.append((item, reason))
-                continue
-            try:
-                current = _unify(current, typed)
+                current = _unify(current, _typed(pa.array([value])))
                 kept.append(item._replace(value=value))
-            except _ARROW_ERRORS:
-                reason = _conflict(current, typed) or "types differ from earlier records"
+            except _ARROW_ERRORS as exc:
+                # a clash within the record first: one with the earlier records depends on them
+                reason = _clash(None, [value]) or _clash(current, [value])
+                reason = reason or f"record cannot be converted to Arrow: {exc}"
                 self.rejected.append((item, reason))
         values = [item.value for item in kept]
-        try:
-            return (pa.array(values, type=current) if kept else None), kept
-        except _ARROW_ERRORS:  # an integer beyond 2**53 where another record has a fraction
-            return pa.array(list(map(contract.widen_large_ints, values)), type=current), kept
+        return (pa.array(values, type=current) if kept else None), kept
 
 
 def _target(dtype: pa.DataType | None, contract_type: pa.DataType | None = None) -> pa.DataType:
