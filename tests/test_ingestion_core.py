@@ -667,6 +667,46 @@ def test_large_integers_beside_other_numbers_are_doubles_not_errors(records):
     ]
 
 
+def test_large_integers_survive_a_chunk_converted_record_by_record():
+    # the clash of record 1 sends the chunk record by record; the integers around it stay
+    records = [
+        {"carChassis": "C0", "big": 2**60 + 1},
+        {"carChassis": "BAD", "big": "s"},
+        {"carChassis": "C1", "big": 1.5},
+        {"carChassis": "C2", "big": 2**70, "year": 2**62},
+    ]
+
+    table, rejected = convert_records(records)
+
+    assert rejected == [(1, "field 'big' holds incompatible types: number and string")]
+    assert table["big"].to_pylist() == [float(2**60), 1.5, float(2**70)]
+    assert table["year"].to_pylist() == [None, None, 2**62]  # the contract's int64, exact
+
+
+@pytest.mark.parametrize(
+    ("records", "reason"),
+    [
+        # an empty array fixes no item type: the clash is inside the later record
+        (
+            [{"x": []}, {"x": [{"B": 1, "a": [{}, [1]]}]}],
+            "field 'x[].a[]' holds incompatible types: object and array",
+        ),
+        # a field that held only null so far takes any type; its sibling does not
+        (
+            [{"x": {"n": None, "s": "a"}}, {"x": {"n": [1], "s": 2}}],
+            "field 'x.s' holds incompatible types: string and number",
+        ),
+        # within the record first, then against the earlier records
+        (
+            [{"a": 1, "b": [1]}, {"a": "s", "b": [1, "x"]}],
+            "field 'b[]' holds incompatible types: number and string",
+        ),
+    ],
+)
+def test_a_type_clash_is_named_at_the_field_where_it_is(records, reason):
+    assert rejected_of(records) == [(1, reason)]
+
+
 def test_chunked_conversion_equals_single_chunk(monkeypatch):
     # Types grow between chunks (null -> struct, new fields, list elements): the chunks built
     # early must be brought to the final type without changing any value.
