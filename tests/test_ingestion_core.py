@@ -683,6 +683,19 @@ def test_large_integers_survive_a_chunk_converted_record_by_record():
     assert table["year"].to_pylist() == [None, None, 2**62]  # the contract's int64, exact
 
 
+def test_an_integer_beyond_the_largest_double_outside_the_contract_rejects_its_record():
+    lines = ['{"a": 1}', '{"x": [1.5, 1' + "0" * 400 + "]}", '{"x": -1' + "0" * 400 + "}"]
+    lines += ['{"a": 2, "x": [2]}']
+
+    table, rejected = convert.convert(Payload("\n".join(lines).encode()).items())
+
+    assert [(item.index, reason) for item, reason in rejected] == [
+        (1, "record cannot be converted to Arrow: int too large to convert to float"),
+        (2, "record cannot be converted to Arrow: int too large to convert to float"),
+    ]
+    assert table.select(["a", "x"]).to_pylist() == [{"a": 1.0, "x": None}, {"a": 2.0, "x": [2.0]}]
+
+
 @pytest.mark.parametrize(
     ("records", "reason"),
     [

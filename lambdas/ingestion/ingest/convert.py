@@ -208,8 +208,9 @@ class _Builder:
         fraction; outside the contract's integer fields they are doubles in bronze anyway)."""
         current, kept = self.type, []
         for item in good:
-            value = contract.widen_large_ints(item.value)
-            try:
+            value = item.value
+            try:  # widening overflows beyond the largest double
+                value = contract.widen_large_ints(value)
                 current = _unify(current, _typed(pa.array([value])))
                 kept.append(item._replace(value=value))
             except _ARROW_ERRORS as exc:
