@@ -34,14 +34,10 @@ _LINEAGE_NAMES = [name.casefold() for name in contract.LINEAGE.names]
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, UnicodeEncodeError)
 Path = tuple[str | None, ...]  # field names; None steps into a list's elements
 is_struct, is_list = pa.types.is_struct, pa.types.is_list
-_SCALAR_KINDS = {pa.bool_(): "boolean", pa.string(): "string"}  # of inferred types; else number
-
-
-def _kind(dtype: pa.DataType) -> str:
-    """The JSON kind of the values of an inferred type (as ``contract.json_type`` names them)."""
-    if is_struct(dtype) or is_list(dtype):
-        return "object" if is_struct(dtype) else "array"
-    return _SCALAR_KINDS.get(dtype, "number")
+# The JSON kind of the values of an inferred type, by type id (as ``contract.json_type`` names
+# them): any other is a number.
+_KINDS = {pa.struct([]).id: "object", pa.list_(pa.null()).id: "array"}
+_KINDS.update({pa.bool_().id: "boolean", pa.string().id: "string"})
 
 
 def _clash(dtype: pa.DataType | None, values: list, path: Path = ()) -> str:
@@ -50,13 +46,14 @@ def _clash(dtype: pa.DataType | None, values: list, path: Path = ()) -> str:
     clashes; or "". pyarrow says only that it could not convert or merge them."""
     values = [v for v in values if v is not None]
     dtype = None if dtype is None or pa.types.is_null(dtype) else dtype  # null takes any type
-    kinds = [] if dtype is None else [_kind(dtype)]
+    kinds = [] if dtype is None else [_KINDS.get(dtype.id, "number")]
     kinds = list(dict.fromkeys(kinds + [contract.json_type(v) for v in values]))
     if len(kinds) > 1:
         return f"field {dotted(path)!r} holds incompatible types: {kinds[0]} and {kinds[1]}"
     if kinds == ["object"]:
+        fields = {} if dtype is None else {f.name: f.type for f in dtype}
         found = (
-            _clash(_child(dtype, name), [v.get(name) for v in values], (*path, name))
+            _clash(fields.get(name), [v.get(name) for v in values], (*path, name))
             for name in dict.fromkeys(name for v in values for name in v)
         )
         return next(filter(None, found), "")
@@ -64,11 +61,6 @@ def _clash(dtype: pa.DataType | None, values: list, path: Path = ()) -> str:
         item = None if dtype is None else dtype.value_type
         return _clash(item, [x for v in values for x in v], (*path, None))
     return ""
-
-
-def _child(dtype: pa.StructType | None, name: str) -> pa.DataType | None:
-    index = -1 if dtype is None else dtype.get_field_index(name)
-    return None if index < 0 else dtype.field(index).type
 
 
 def _unify(old: pa.StructType, new: pa.StructType) -> pa.StructType:
