@@ -194,10 +194,11 @@ class _Builder:
             self.chunks.append(arr)
 
     def _one_by_one(self, good: list[Item]) -> tuple[pa.StructArray | None, list[Item]]:
-        """The records whose types agree with the file's so far and the earlier records', taken
-        one by one; each other is rejected, with the field that clashes. Integers a double
-        cannot hold exactly are widened (pyarrow refuses them beyond int64 or beside a
-        fraction; outside the contract's integer fields they are doubles in bronze anyway)."""
+        """Taken one by one, the records whose types agree with the file's so far and with the
+        earlier ones' (their array, None if there is none; and the records); each other one is
+        rejected, naming the field that clashes. Integers a double cannot hold exactly are
+        widened first (pyarrow refuses them beyond int64 or beside a fraction; outside the
+        contract's integer fields they are doubles in bronze anyway)."""
         current, kept = self.type, []
         for item in good:
             value = item.value
