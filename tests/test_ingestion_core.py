@@ -540,6 +540,23 @@ def test_names_that_do_not_collide_in_silver_are_kept():
     assert extras(table).names == ["c", "stops"]  # pyarrow orders inferred fields by name
 
 
+@pytest.mark.parametrize("chunk_rows", [4096, 1])
+def test_a_field_holding_only_null_is_no_column_its_name_cannot_collide(monkeypatch, chunk_rows):
+    # it is left out of bronze, in one chunk as across chunks
+    monkeypatch.setattr(convert, "CHUNK_ROWS", chunk_rows)
+    records = [{"A": None, "we`ird": None}, {"a": 1, "source_file": None, "x": {"Y": None}}]
+    records += [{"a": None, "x": {"y": "s"}, "metrics": {"Trip": None}}]
+
+    table = table_of(records)
+
+    assert rows_without_contract(table) == [
+        {"a": None, "x": None},
+        {"a": 1.0, "x": {"y": None}},
+        {"a": None, "x": {"y": "s"}},
+    ]
+    assert table["source_file"].to_pylist() == ["landing/f.json"] * 3
+
+
 def test_unknown_fields_unify_across_records_nulls_and_missing_included():
     table = table_of(
         [

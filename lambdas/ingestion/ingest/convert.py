@@ -168,12 +168,13 @@ class _Builder:
             return
         try:
             arr = pa.array([item.value for item in good])
-            _unify(self.type, _typed(arr))
+            _unify(self.type, typed := _typed(arr))
         except _ARROW_ERRORS:
             arr, good = self._one_by_one(good)
             if not good:
                 return
-        names = _name_problems(self.type, arr.type)
+            typed = _typed(arr)
+        names = _name_problems(self.type, typed)  # a field holding only null is no column
         misnamed: dict[int, str] = {}
         non_finite: dict[int, str] = {}
         for path, node, rows in _nodes(arr):
@@ -190,7 +191,7 @@ class _Builder:
             keep[list(bad)] = False
             arr = arr.filter(pa.array(keep))
         if len(arr):
-            self.type = _unify(self.type, _typed(arr))  # cannot fail: checked above
+            self.type = _unify(self.type, _typed(arr) if bad else typed)  # checked above
             self.chunks.append(arr)
 
     def _one_by_one(self, good: list[Item]) -> tuple[pa.StructArray | None, list[Item]]:
