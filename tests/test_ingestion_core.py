@@ -3,6 +3,7 @@
 import datetime as dt
 import hashlib
 import json
+import random
 import re
 
 import pyarrow as pa
@@ -768,6 +769,103 @@ def test_chunked_conversion_equals_single_chunk(monkeypatch):
         {"x": None, "y": True},
         None,
     ]
+
+
+def hostile_value(rng: random.Random, depth: int = 0):
+    """A JSON-like value mixing kinds, names that differ in case or by '_', and values pyarrow
+    refuses or that are not finite."""
+    if depth > 3 or rng.random() < 0.5:
+        return rng.choice(
+            [None, True, 0, -3, 2.5, 7, "x", "", 2**54 + 1, 2**60 + 1, 2**63, -(2**70), 10**400]
+            + [1e300, float("inf"), float("nan"), "\ud800", "12", 1e-320]
+        )
+    if rng.random() < 0.6:
+        names = ["a", "b", "A", "B", "a_b", "_", "c", "source", "Trip"]
+        return {rng.choice(names): hostile_value(rng, depth + 1) for _ in range(rng.randrange(3))}
+    return [hostile_value(rng, depth + 1) for _ in range(rng.randrange(3))]
+
+
+def silver_names(schema: pa.Schema) -> list[tuple[tuple[str, ...], str]]:
+    """(the path, the column the silver job makes of it, "" inside an array) of every field."""
+    found = []
+
+    def walk(dtype: pa.DataType, path: tuple[str, ...], column: bool) -> None:
+        for field in dtype:
+            here, inner = (*path, field.name), field.type
+            found.append((here, "_".join(here) if column and not is_struct(inner) else ""))
+            while pa.types.is_list(inner):
+                inner, column = inner.value_type, False
+            if is_struct(inner):
+                walk(inner, here, column)
+
+    is_struct = pa.types.is_struct
+    walk(pa.struct(list(schema)), (), True)
+    return found
+
+
+def contract_first(dtype: pa.StructType, contract_type: pa.StructType) -> bool:
+    """The contract's fields come first in ``dtype``, with its types; a contract struct may have
+    more fields after its own."""
+    for index, field in enumerate(contract_type):
+        have = dtype.field(index)
+        if have.name != field.name:
+            return False
+        if pa.types.is_struct(field.type):
+            if not contract_first(have.type, field.type):
+                return False
+        elif have.type != field.type:
+            return False
+    return True
+
+
+def leaf_ok(dtype: pa.DataType) -> bool:
+    """Outside the contract: every number a double, no field without a type."""
+    if pa.types.is_struct(dtype):
+        return len(dtype) > 0 and all(leaf_ok(f.type) for f in dtype)
+    if pa.types.is_list(dtype):
+        return leaf_ok(dtype.value_type)
+    return not pa.types.is_integer(dtype) and not pa.types.is_null(dtype)
+
+
+@pytest.mark.parametrize("chunk_rows", [4096, 3, 1])
+def test_hostile_records_never_crash_and_every_record_is_in_bronze_or_rejected_once(
+    monkeypatch, chunk_rows
+):
+    monkeypatch.setattr(convert, "CHUNK_ROWS", chunk_rows)
+    for seed in range(150):
+        rng = random.Random(seed)
+        records = []
+        for i in range(rng.randrange(1, 10)):
+            names = [
+                "a",
+                "b",
+                "A",
+                "a_b",
+                "c",
+                "source",
+                "Trip",
+                "year",
+                "currentMileage",
+                "metrics",
+            ]
+            record = {rng.choice(names): hostile_value(rng) for _ in range(rng.randrange(4))}
+            records.append({**record, "seq": f"r{i}"})
+
+        table, rejected = convert_records(records)
+
+        bronze = [] if table is None else table["seq"].to_pylist()
+        assert sorted(bronze + [f"r{index}" for index, _ in rejected]) == sorted(
+            f"r{i}" for i in range(len(records))
+        ), seed
+        if table is None:
+            continue
+        assert contract_first(pa.struct(list(table.schema)), pa.struct(V1_FIELDS)), seed
+        columns = [column.casefold() for _, column in silver_names(table.schema) if column]
+        assert len(columns) == len(set(columns)), seed
+        paths = [path for path, _ in silver_names(table.schema)]
+        assert len({(p[:-1], p[-1].casefold()) for p in paths}) == len(paths), seed
+        assert not any("`" in p[-1] for p in paths), seed
+        assert all(leaf_ok(f.type) for f in extras(table)), seed
 
 
 def test_parquet_bytes_are_deterministic():
