@@ -771,6 +771,9 @@ def test_chunked_conversion_equals_single_chunk(monkeypatch):
     ]
 
 
+HOSTILE_NAMES = ["a", "b", "A", "B", "a_b", "_", "c", "source", "Trip"]
+
+
 def hostile_value(rng: random.Random, depth: int = 0):
     """A JSON-like value mixing kinds, names that differ in case or by '_', and values pyarrow
     refuses or that are not finite."""
@@ -780,7 +783,7 @@ def hostile_value(rng: random.Random, depth: int = 0):
             + [1e300, float("inf"), float("nan"), "\ud800", "12", 1e-320]
         )
     if rng.random() < 0.6:
-        names = ["a", "b", "A", "B", "a_b", "_", "c", "source", "Trip"]
+        names = HOSTILE_NAMES
         return {rng.choice(names): hostile_value(rng, depth + 1) for _ in range(rng.randrange(3))}
     return [hostile_value(rng, depth + 1) for _ in range(rng.randrange(3))]
 
@@ -836,18 +839,7 @@ def test_hostile_records_never_crash_and_every_record_is_in_bronze_or_rejected_o
         rng = random.Random(seed)
         records = []
         for i in range(rng.randrange(1, 10)):
-            names = [
-                "a",
-                "b",
-                "A",
-                "a_b",
-                "c",
-                "source",
-                "Trip",
-                "year",
-                "currentMileage",
-                "metrics",
-            ]
+            names = [*HOSTILE_NAMES, "year", "currentMileage", "metrics"]
             record = {rng.choice(names): hostile_value(rng) for _ in range(rng.randrange(4))}
             records.append({**record, "seq": f"r{i}"})
 
