@@ -190,8 +190,8 @@ class _Builder:
             keep = np.ones(len(good), dtype=bool)
             keep[list(bad)] = False
             arr = arr.filter(pa.array(keep))
-        if len(arr):
-            self.type = _unify(self.type, _typed(arr) if bad else typed)  # checked above
+        if len(arr):  # cannot fail: the types were merged once above
+            self.type = _unify(self.type, _typed(arr) if bad else typed)
             self.chunks.append(arr)
 
     def _one_by_one(self, good: list[Item]) -> tuple[pa.StructArray | None, list[Item]]:
