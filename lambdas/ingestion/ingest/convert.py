@@ -4,11 +4,11 @@ pyarrow infers and converts each chunk of records (``pa.array``) and merges the 
 (``pa.unify_schemas``, permissive). Checked here, as pyarrow does not: the contract's types
 (``contract.check_record``), finite numbers, names the silver job can flatten (no letter-case
 twins, backticks or lineage names, no two paths joined by ``_`` into one column). A chunk that
-pyarrow refuses, or whose types clash with the earlier chunks', is converted record by record:
-the first record to give a field a type fixes it for the file. In the table, contract columns
-come first with their contract types, the others by name, every other number a double, and a
-field without any typed value in the file's bronze rows (only null, ``[]``, ``{}``) is left
-out: any guessed type would clash with the next file's.
+pyarrow refuses, or whose types clash with the earlier chunks', is halved until its pieces
+convert, down to single records: the first record to give a field a type fixes it for the
+file. In the table, contract columns come first with their contract types, the others by name,
+every other number a double, and a field without any typed value in the file's bronze rows
+(only null, ``[]``, ``{}``) is left out: any guessed type would clash with the next file's.
 """
 
 import datetime as dt
@@ -170,7 +170,7 @@ class _Builder:
             arr = pa.array([item.value for item in good])
             _unify(self.type, typed := _typed(arr))
         except _ARROW_ERRORS:
-            arr, good = self._one_by_one(good)
+            arr, good = self._bisect(good)
             if not good:
                 return
             typed = _typed(arr)
@@ -194,22 +194,32 @@ class _Builder:
             self.type = _unify(self.type, _typed(arr) if bad else typed)
             self.chunks.append(arr)
 
-    def _one_by_one(self, good: list[Item]) -> tuple[pa.StructArray | None, list[Item]]:
-        """Taken one by one, the records whose types agree with the file's so far and with the
-        earlier ones' (their array, None if there is none; and the records); each other one is
-        rejected, naming the field that clashes. Integers a double cannot hold exactly are
-        widened first (pyarrow refuses them beyond int64 or beside a fraction; outside the
-        contract's integer fields they are doubles in bronze anyway)."""
-        current, kept = self.type, []
-        for item in good:
-            value = item.value
+    def _bisect(self, good: list[Item]) -> tuple[pa.StructArray | None, list[Item]]:
+        """The records whose types agree with the file's so far and with the earlier ones' (their
+        array, None if there is none; and the records); each other one is rejected, naming the
+        field that clashes. A piece that pyarrow refuses, or whose types clash, is halved, the
+        left half first, down to single records: the first record to give a field a type still
+        fixes it, and a few clashing records cost the chunk about log2(4096) conversions of
+        pieces, not one conversion per record (~440 us each). A single record's integers that a
+        double cannot hold exactly are widened first (pyarrow refuses them beyond int64 or
+        beside a fraction; outside the contract's integer fields they are doubles in bronze
+        anyway)."""
+        current, kept, pieces = self.type, [], [good]
+        while pieces:
+            piece = pieces.pop()
             try:  # widening overflows beyond the largest double
-                value = contract.widen_large_ints(value)
-                current = _unify(current, _typed(pa.array([value])))
-                kept.append(item._replace(value=value))
+                if len(piece) == 1:
+                    (item,) = piece  # rejected as it came, not widened
+                    piece = [item._replace(value=contract.widen_large_ints(item.value))]
+                current = _unify(current, _typed(pa.array([one.value for one in piece])))
+                kept += piece
             except _ARROW_ERRORS as exc:
+                if len(piece) > 1:
+                    half = len(piece) // 2
+                    pieces += [piece[half:], piece[:half]]  # the left half is taken first
+                    continue
                 # a clash within the record first: one with the earlier records depends on them
-                reason = _clash(None, [value]) or _clash(current, [value])
+                reason = _clash(None, [item.value]) or _clash(current, [item.value])
                 reason = reason or f"record cannot be converted to Arrow: {exc}"
                 self.rejected.append((item, reason))
         values = [item.value for item in kept]
