@@ -199,31 +199,43 @@ class _Builder:
         array, None if there is none; and the records); each other one is rejected, naming the
         field that clashes. A piece that pyarrow refuses, or whose types clash, is halved, the
         left half first, down to single records: the first record to give a field a type still
-        fixes it, and a few clashing records cost the chunk about log2(4096) conversions of
-        pieces, not one conversion per record (~440 us each). A single record's integers that a
+        fixes it, and a few clashing records cost a chunk a few dozen conversions of pieces, not
+        one per record (~440 us each: a 1 % drift would cost every record that). Integers a
         double cannot hold exactly are widened first (pyarrow refuses them beyond int64 or
-        beside a fraction; outside the contract's integer fields they are doubles in bronze
-        anyway)."""
-        current, kept, pieces = self.type, [], [good]
+        beside a fraction, also when the fraction is in another piece; outside the contract's
+        integer fields they are doubles in bronze anyway)."""
+        values = [_widened(item.value) for item in good]
+        current, kept, pieces = self.type, [], [(0, len(good))]
         while pieces:
-            piece = pieces.pop()
-            try:  # widening overflows beyond the largest double
-                if len(piece) == 1:
-                    (item,) = piece  # rejected as it came, not widened
-                    piece = [item._replace(value=contract.widen_large_ints(item.value))]
-                current = _unify(current, _typed(pa.array([one.value for one in piece])))
-                kept += piece
+            start, stop = pieces.pop()
+            try:
+                if stop - start == 1:  # again, failing as it did, for the reason
+                    values[start] = contract.widen_large_ints(good[start].value)
+                # null fields take any type: the inferred type merges as its typed part would
+                current = _unify(current, pa.array(values[start:stop]).type)
+                kept += range(start, stop)
             except _ARROW_ERRORS as exc:
-                if len(piece) > 1:
-                    half = len(piece) // 2
-                    pieces += [piece[half:], piece[:half]]  # the left half is taken first
+                if stop - start > 1:
+                    middle = (start + stop) // 2
+                    pieces += [(middle, stop), (start, middle)]  # the left half is taken first
                     continue
                 # a clash within the record first: one with the earlier records depends on them
-                reason = _clash(None, [item.value]) or _clash(current, [item.value])
+                value = good[start].value
+                reason = _clash(None, [value]) or _clash(current, [value])
                 reason = reason or f"record cannot be converted to Arrow: {exc}"
-                self.rejected.append((item, reason))
-        values = [item.value for item in kept]
-        return (pa.array(values, type=current) if kept else None), kept
+                self.rejected.append((good[start], reason))
+        if not kept:
+            return None, []
+        return pa.array([values[i] for i in kept], type=current), [good[i] for i in kept]
+
+
+def _widened(value: dict) -> dict:
+    """``contract.widen_large_ints(value)``, or ``value`` if an integer in it is beyond the
+    largest double (its record is rejected when it is converted alone)."""
+    try:
+        return contract.widen_large_ints(value)
+    except OverflowError:
+        return value
 
 
 def _target(dtype: pa.DataType | None, contract_type: pa.DataType | None = None) -> pa.DataType:
