@@ -420,6 +420,136 @@ def test_known_gap_pyarrow_promotes_a_boolean_beside_a_fraction_within_one_chunk
     assert (rejected, table["f"].to_pylist()) == ([], [1.0, 1.5])
 
 
+def test_known_gap_applies_to_the_records_converted_together_in_one_piece_of_a_chunk():
+    # README "Known limitations": a chunk with a clash is halved; each piece is converted alone
+    clash = [{"x": "a"}, {"x": 1}]
+    table, rejected = convert_records([{"f": True}, {"f": 1.5}, *clash])  # [f, f] [x, x]
+    assert rejected == [(3, "field 'x' holds incompatible types: string and number")]
+    assert table["f"].to_pylist() == [1.0, 1.5, None]
+
+    table, rejected = convert_records([{"f": True}, clash[0], {"f": 1.5}, clash[1]])
+    assert rejected == [
+        (2, "field 'f' holds incompatible types: boolean and number"),
+        (3, "field 'x' holds incompatible types: string and number"),
+    ]
+    assert table["f"].to_pylist() == [True, None]
+
+
+# A field outside the contract whose type drifts among good neighbours: a string in every
+# record but the drifting ones, each of which gives it another kind of value.
+DRIFT = ({"name": "Ana"}, 7, ["Ana"], True, 2.5)
+DRIFT_KINDS = ("object", "number", "array", "boolean", "number")
+ROWS = convert.CHUNK_ROWS  # 4096
+DRIFTING = {
+    "the second record": [1],
+    "at the start of a chunk": [ROWS],
+    "at the end of chunks": [ROWS - 1, 2 * ROWS - 1],
+    "side by side": list(range(ROWS + 500, ROWS + 541)),
+    "spread through a chunk": list(range(ROWS + 13, 2 * ROWS, 97)),
+    "1 % across chunks": list(range(7, 2 * ROWS + 100, 100)),
+    "1 % across the later chunks": list(range(ROWS + 7, 2 * ROWS + 100, 100)),
+    "every other record of a chunk": list(range(ROWS + 1, 2 * ROWS, 2)),
+}
+# A clash of a chunk's types with the file's needs the type fixed by an earlier chunk
+DRIFT_CASES = [(where, True) for where in DRIFTING]
+DRIFT_CASES += [(where, False) for where, rows in DRIFTING.items() if min(rows) >= ROWS]
+
+
+def drifting_records(drifting: list[int], refused: bool) -> tuple[list[dict], list[tuple]]:
+    """(records, the rejections expected). ``refused``: every record names its driver, so a
+    chunk with a drifting record holds two types and pyarrow refuses it; else the records after
+    the first chunk name none but the drifting ones (of one kind), so that pyarrow converts the
+    chunk and its type clashes with the file's."""
+    records, expected, order = [], [], {i: k for k, i in enumerate(drifting)}
+    for i in range(2 * ROWS + 100):
+        record: dict = {"carChassis": f"C{i}", "currentMileage": i}
+        if i in order:
+            k = order[i] % len(DRIFT) if refused else 0
+            record["driver"] = DRIFT[k]
+            kind = DRIFT_KINDS[k]
+            expected.append((i, f"field 'driver' holds incompatible types: string and {kind}"))
+        elif refused or i < ROWS:
+            record["driver"] = f"D{i}"
+        records.append(record)
+    return records, expected
+
+
+@pytest.mark.parametrize(
+    ("where", "refused"),
+    DRIFT_CASES,
+    ids=[f"{where}, {'refused' if refused else 'clash'}" for where, refused in DRIFT_CASES],
+)
+def test_a_drifting_field_costs_only_the_drifting_records_the_first_type_stays(where, refused):
+    drifting = set(DRIFTING[where])
+    records, expected = drifting_records(DRIFTING[where], refused)
+
+    table, rejected = convert_records(records)
+
+    assert rejected == expected
+    assert table.schema.field("driver").type == pa.string()
+    kept = [r for r in records if int(r["carChassis"][1:]) not in drifting]
+    assert table.select(["carChassis", "currentMileage", "driver"]).to_pylist() == [
+        {**r, "currentMileage": float(r["currentMileage"]), "driver": r.get("driver")} for r in kept
+    ]
+    assert len(kept) + len(rejected) == len(records)  # every record in bronze or rejected
+
+
+def test_a_drifting_first_record_fixes_the_type_the_others_are_rejected():
+    records = [{"driver": {"name": "Ana"}}, {"driver": "Bruno"}, {"driver": {"name": "Carla"}}]
+
+    table, rejected = convert_records(records + [{"driver": "Davi"}])
+
+    assert rejected == [
+        (1, "field 'driver' holds incompatible types: object and string"),
+        (3, "field 'driver' holds incompatible types: object and string"),
+    ]
+    assert table["driver"].to_pylist() == [{"name": "Ana"}, {"name": "Carla"}]
+
+
+def chunking_records() -> list[dict]:
+    """Records whose bronze rows do not depend on the chunks: drifting and clashing fields,
+    integers and fractions in one field, fields typed late, empty values, huge integers; no
+    boolean beside a fraction and no letter-case twins (those depend on the chunks)."""
+    rng = random.Random(7)
+    records = []
+    for i in range(600):
+        record: dict = {"carChassis": f"C{i}", "seq": i}
+        if rng.random() < 0.7:
+            record["driver"] = rng.choice(["Ana", "Bruno", None])
+        if rng.random() < 0.05:
+            record["driver"] = rng.choice(DRIFT[:3])
+        if rng.random() < 0.5:
+            record["level"] = rng.choice([1, 2.5, -3, None, 2**60 + 1, 10**30])
+        if rng.random() < 0.3:
+            record["stops"] = rng.choice([[], [{"at": "x"}], [{"at": "y", "n": 1}], None])
+        if rng.random() < 0.2:
+            record["extra"] = rng.choice([{}, {"a": {"b": 1}}, {"a": {"c": "s"}}, {"a": None}])
+        if rng.random() < 0.02:
+            record["extra"] = {"a": rng.choice(["flat", 3, [1]])}  # clashes with extra.a's object
+        if rng.random() < 0.02:
+            record["currentMileage"] = "12k"  # a contract breach
+        records.append(record)
+    records[0]["driver"] = "Ana"  # the first record fixes driver's type: a string
+    records[0]["extra"] = {"a": {"b": 1}}
+    return records
+
+
+def test_bronze_and_the_rejections_do_not_depend_on_the_chunk_size(monkeypatch):
+    records = chunking_records()
+    expected_table, expected_rejected = convert_records(records)
+    assert 20 < len(expected_rejected) < 100
+    assert expected_table.num_rows + len(expected_rejected) == len(records)
+
+    for chunk_rows in (257, 64, 7, 2, 1):
+        monkeypatch.setattr(convert, "CHUNK_ROWS", chunk_rows)
+
+        table, rejected = convert_records(records)
+
+        assert rejected == expected_rejected, chunk_rows
+        assert table.schema.equals(expected_table.schema), chunk_rows
+        assert table.to_pylist() == expected_table.to_pylist(), chunk_rows
+
+
 def nested(depth: int, leaf, kind: str = "object"):
     """``leaf`` inside ``depth`` objects ``{"a": ...}`` or arrays: ``depth`` levels of fields."""
     value = leaf
