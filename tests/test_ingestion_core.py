@@ -494,6 +494,36 @@ def test_a_drifting_field_costs_only_the_drifting_records_the_first_type_stays(w
     assert len(kept) + len(rejected) == len(records)  # every record in bronze or rejected
 
 
+def test_a_field_that_drifted_costs_later_chunks_no_bisection(monkeypatch):
+    monkeypatch.setattr(convert, "CHUNK_ROWS", 4)
+    bisected = []
+    bisect = convert._Builder._bisect
+    monkeypatch.setattr(
+        convert._Builder, "_bisect", lambda self, good: bisected.append(1) or bisect(self, good)
+    )
+    records = [{"driver": "Ana"} if i % 3 else {"driver": {"name": "Ana"}} for i in range(1, 13)]
+
+    table, rejected = convert_records(records)
+
+    assert bisected == [1]  # the first chunk's; the later records are rejected beforehand
+    reason = "field 'driver' holds incompatible types: string and object"
+    assert rejected == [(i, reason) for i in (2, 5, 8, 11)]
+    assert table["driver"].to_pylist() == ["Ana"] * 8
+
+
+def test_a_record_rejected_before_conversion_is_told_its_clash_with_the_earlier_chunks(
+    monkeypatch,
+):
+    # in its own chunk, "q" would clash first; its type came from this chunk, "b"'s earlier
+    monkeypatch.setattr(convert, "CHUNK_ROWS", 2)
+    records = [{"b": 1}, {"b": {}}, {"q": 1}, {"q": [], "b": {}}]
+
+    assert rejected_of(records) == [
+        (1, "field 'b' holds incompatible types: number and object"),
+        (3, "field 'b' holds incompatible types: number and object"),
+    ]
+
+
 def test_a_drifting_first_record_fixes_the_type_the_others_are_rejected():
     records = [{"driver": {"name": "Ana"}}, {"driver": "Bruno"}, {"driver": {"name": "Carla"}}]
 

@@ -6,9 +6,11 @@ pyarrow infers and converts each chunk of records (``pa.array``) and merges the 
 twins, backticks or lineage names, no two paths joined by ``_`` into one column). A chunk that
 pyarrow refuses, or whose types clash with the earlier chunks', is halved until its pieces
 convert, down to single records: the first record to give a field a type fixes it for the
-file. In the table, contract columns come first with their contract types, the others by name,
-every other number a double, and a field without any typed value in the file's bronze rows
-(only null, ``[]``, ``{}``) is left out: any guessed type would clash with the next file's.
+file. Where a record clashed, a later chunk's record with another kind of value there is
+rejected before the conversion (which would only find it again, by halving the chunk). In the
+table, contract columns come first with their contract types, the others by name, every other
+number a double, and a field without any typed value in the file's bronze rows (only null,
+``[]``, ``{}``) is left out: any guessed type would clash with the next file's.
 """
 
 import datetime as dt
@@ -40,27 +42,61 @@ _KINDS = {pa.struct([]).id: "object", pa.list_(pa.null()).id: "array"}
 _KINDS.update({pa.bool_().id: "boolean", pa.string().id: "string"})
 
 
-def _clash(dtype: pa.DataType | None, values: list, path: Path = ()) -> str:
-    """Why the values of one field in one record cannot share a type with each other and with
-    ``dtype``, the field's type in the file so far (None: it has none), at the first field that
-    clashes; or "". pyarrow says only that it could not convert or merge them."""
+def _clash(dtype: pa.DataType | None, values: list, path: Path = ()) -> tuple | None:
+    """Where the values of one field in one record cannot share a type with each other and with
+    ``dtype``, the field's type in the file so far (None: it has none): the path of the first
+    field that clashes and its two kinds; or None. pyarrow says only that it could not convert
+    or merge them."""
     values = [v for v in values if v is not None]
     dtype = None if dtype is None or pa.types.is_null(dtype) else dtype  # null takes any type
     kinds = [] if dtype is None else [_KINDS.get(dtype.id, "number")]
     kinds = list(dict.fromkeys(kinds + [contract.json_type(v) for v in values]))
     if len(kinds) > 1:
-        return f"field {dotted(path)!r} holds incompatible types: {kinds[0]} and {kinds[1]}"
+        return path, kinds[0], kinds[1]
     if kinds == ["object"]:
         fields = {} if dtype is None else {f.name: f.type for f in dtype}
         found = (
             _clash(fields.get(name), [v.get(name) for v in values], (*path, name))
             for name in dict.fromkeys(name for v in values for name in v)
         )
-        return next(filter(None, found), "")
+        return next(filter(None, found), None)
     if kinds == ["array"]:
         item = None if dtype is None else dtype.value_type
         return _clash(item, [x for v in values for x in v], (*path, None))
-    return ""
+    return None
+
+
+def _clash_reason(dtype: pa.DataType, value: dict) -> tuple[Path | None, str]:
+    """(the path, the reason) of the first clash within the record ``value``, else of the first
+    with the types ``dtype``; (None, "") if there is none."""
+    if found := _clash(None, [value]) or _clash(dtype, [value]):
+        path, first, second = found
+        return path, f"field {dotted(path)!r} holds incompatible types: {first} and {second}"
+    return None, ""
+
+
+def _kind_at(dtype: pa.DataType, path: Path) -> str | None:
+    """The JSON kind of the values of the field at ``path`` of ``dtype``; None if it has none."""
+    for name in path:
+        if name is None and is_list(dtype):
+            dtype = dtype.value_type
+        elif name is not None and is_struct(dtype) and dtype.get_field_index(name) >= 0:
+            dtype = dtype.field(name).type
+        else:
+            return None
+    return None if pa.types.is_null(dtype) else _KINDS.get(dtype.id, "number")
+
+
+def _values_at(value: object, path: Path) -> Iterator:
+    """The values at ``path`` in a record's ``value`` (where its parents are objects and arrays
+    as the path says)."""
+    if not path:
+        yield value
+    elif path[0] is None and type(value) is list:
+        for item in value:
+            yield from _values_at(item, path[1:])
+    elif path[0] is not None and type(value) is dict and path[0] in value:
+        yield from _values_at(value[path[0]], path[1:])
 
 
 def _unify(old: pa.StructType, new: pa.StructType) -> pa.StructType:
@@ -151,16 +187,23 @@ def _nodes(arr: pa.Array, path: Path = (), rows: np.ndarray | None = None) -> It
 
 
 class _Builder:
+    # Where records clashed, at most this many: a record whose value there is of another kind
+    # than the file's is rejected before the conversion, which would only find it again.
+    MAX_DRIFTING = 16
+
     def __init__(self) -> None:
         self.type = pa.struct([])  # the typed part of all bronze rows so far
         self.chunks: list[pa.StructArray] = []
         self.rejected: list[tuple[Item, str]] = []
+        self.drifting: dict[Path, None] = {}  # the paths where records clashed, in order
 
     def add(self, items: list[Item]) -> None:
         good = []
+        kinds = {path: kind for path in self.drifting if (kind := _kind_at(self.type, path))}
         for item in items:
             reason = item.reason or contract.check_record(item.value)
-            if reason := reason or (item.start < 0 and contract.too_deep(item.value)):
+            reason = reason or (item.start < 0 and contract.too_deep(item.value))
+            if reason := reason or (kinds and self._drifted(item.value, kinds)):
                 self.rejected.append((item, reason))
             else:
                 good.append(item)
@@ -194,6 +237,17 @@ class _Builder:
             self.type = _unify(self.type, _typed(arr) if bad else typed)
             self.chunks.append(arr)
 
+    def _drifted(self, value: dict, kinds: dict[Path, str]) -> str:
+        """Why the record clashes with the file's types at a path where an earlier record did
+        (``kinds``: the kind of the file's values there), or "". A drifting field costs the
+        bisection of a chunk once in a file, not in every chunk (the reason names the first
+        field that clashes with the earlier chunks' types)."""
+        for path, kind in kinds.items():
+            values = _values_at(value, path)
+            if any(v is not None and contract.json_type(v) != kind for v in values):
+                return _clash_reason(self.type, value)[1]
+        return ""
+
     def _bisect(self, good: list[Item]) -> tuple[pa.StructArray | None, list[Item]]:
         """The records whose types agree with the file's so far and with the earlier ones' (their
         array, None if there is none; and the records); each other one is rejected, naming the
@@ -220,8 +274,9 @@ class _Builder:
                     pieces += [(middle, stop), (start, middle)]  # the left half is taken first
                     continue
                 # a clash within the record first: one with the earlier records depends on them
-                value = good[start].value
-                reason = _clash(None, [value]) or _clash(current, [value])
+                path, reason = _clash_reason(current, good[start].value)
+                if path is not None and len(self.drifting) < self.MAX_DRIFTING:
+                    self.drifting[path] = None
                 reason = reason or f"record cannot be converted to Arrow: {exc}"
                 self.rejected.append((good[start], reason))
         if not kept:
