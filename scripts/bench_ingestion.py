@@ -348,21 +348,24 @@ def render(rows: list[dict], checks: list[dict], machine: dict) -> str:
         "The file with 1 % drifting types is the clean 50 MB file with a field outside the",
         "contract, `driver`, a string in every record but every 100th, where it is an object,",
         "a number, an array or a boolean in turn: the first record fixes the field's type, the",
-        "drifting records are quarantined, and every chunk of 4,096 records holds ~41 of them",
-        "(a chunk that pyarrow refuses is halved until its pieces convert).",
+        "drifting records are quarantined. The first chunk of 4,096 records that holds some is",
+        "halved until its pieces convert; in the later chunks they are rejected beforehand.",
         f"The three 50 MB files are converted {REPEATS_50MB} times each, in turn (the machine is",
         "shared); the table shows the run with the median CPU time of each, and the overhead",
         "of the bad records is the ratio of those CPU times (wall times follow the load).",
         "",
-        f"On Lambda the CPU share is proportional to the memory: {LAMBDA_MEMORY_MB} MB, the",
-        f"function's, get {LAMBDA_MEMORY_MB}/{LAMBDA_MB_PER_VCPU} of a vCPU (one vCPU at",
-        f"{LAMBDA_MB_PER_VCPU} MB, AWS docs), so a conversion takes about",
-        f"{LAMBDA_MB_PER_VCPU / LAMBDA_MEMORY_MB:.2f} times its local CPU time there, if a core",
-        "there is as fast as one here (an estimate, not a measurement). The 5 s target keeps a",
-        f"50 MB file at ~{5 * LAMBDA_MB_PER_VCPU / LAMBDA_MEMORY_MB:.0f} s, inside a quarter of "
-        f"the {LAMBDA_TIMEOUT_S} s timeout, leaving",
-        "the rest to the S3 reads and writes, a cold start and a slower core: a timeout would",
-        "be retried, and fail again, on the same file.",
+        "On Lambda the CPU share is proportional to the memory (one vCPU at "
+        f"{LAMBDA_MB_PER_VCPU:,} MB, AWS",
+        f"docs): the function's {LAMBDA_MEMORY_MB} MB get {LAMBDA_MEMORY_MB}/{LAMBDA_MB_PER_VCPU} "
+        "of a vCPU, so a conversion takes about",
+        f"{LAMBDA_MB_PER_VCPU / LAMBDA_MEMORY_MB:.2f} times its local CPU time there if a core "
+        "there is as fast as one here",
+        f"(an estimate, not a measurement). The 5 s target keeps a 50 MB file at "
+        f"~{5 * LAMBDA_MB_PER_VCPU / LAMBDA_MEMORY_MB:.0f} s,",
+        f"inside a quarter of the {LAMBDA_TIMEOUT_S} s timeout, leaving the rest to the S3 "
+        "reads and writes, a cold",
+        "start and a slower core: a timeout would be retried, and time out again, on the same",
+        "file.",
         "",
         f"Machine: {machine['cpus']} CPUs, Python {machine['python']}, "
         f"pyarrow {machine['pyarrow']}, {machine['platform']}; load average "
