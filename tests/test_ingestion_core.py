@@ -422,17 +422,19 @@ def test_known_gap_pyarrow_promotes_a_boolean_beside_a_fraction_within_one_chunk
 
 def test_known_gap_applies_to_the_records_converted_together_in_one_piece_of_a_chunk():
     # README "Known limitations": a chunk with a clash is halved; each piece is converted alone
-    clash = [{"x": "a"}, {"x": 1}]
-    table, rejected = convert_records([{"f": True}, {"f": 1.5}, *clash])  # [f, f] [x, x]
-    assert rejected == [(3, "field 'x' holds incompatible types: string and number")]
-    assert table["f"].to_pylist() == [1.0, 1.5, None]
+    clash, empty = [{"x": "a"}, {"x": 1}], [{}] * 3
+    records = [{"f": True}, {"f": 1.5}, *empty, *empty, *clash]  # halves: 0-4, 5-9
+    table, rejected = convert_records(records)
+    assert rejected == [(9, "field 'x' holds incompatible types: string and number")]
+    assert table["f"].to_pylist() == [1.0, 1.5] + [None] * 7
 
-    table, rejected = convert_records([{"f": True}, clash[0], {"f": 1.5}, clash[1]])
+    records = [{"f": True}, {}, *empty, {"f": 1.5}, *empty[:2], *clash]
+    table, rejected = convert_records(records)
     assert rejected == [
-        (2, "field 'f' holds incompatible types: boolean and number"),
-        (3, "field 'x' holds incompatible types: string and number"),
+        (5, "field 'f' holds incompatible types: boolean and number"),
+        (9, "field 'x' holds incompatible types: string and number"),
     ]
-    assert table["f"].to_pylist() == [True, None]
+    assert table["f"].to_pylist() == [True] + [None] * 7
 
 
 # A field outside the contract whose type drifts among good neighbours: a string in every
