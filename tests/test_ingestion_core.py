@@ -3,6 +3,7 @@
 import datetime as dt
 import hashlib
 import json
+import random
 import re
 
 import pyarrow as pa
@@ -419,6 +420,168 @@ def test_known_gap_pyarrow_promotes_a_boolean_beside_a_fraction_within_one_chunk
     assert (rejected, table["f"].to_pylist()) == ([], [1.0, 1.5])
 
 
+def test_known_gap_applies_to_the_records_converted_together_in_one_piece_of_a_chunk():
+    # README "Known limitations": a chunk with a clash is halved; each piece is converted alone
+    clash, empty = [{"x": "a"}, {"x": 1}], [{}] * 3
+    records = [{"f": True}, {"f": 1.5}, *empty, *empty, *clash]  # halves: 0-4, 5-9
+    table, rejected = convert_records(records)
+    assert rejected == [(9, "field 'x' holds incompatible types: string and number")]
+    assert table["f"].to_pylist() == [1.0, 1.5] + [None] * 7
+
+    records = [{"f": True}, {}, *empty, {"f": 1.5}, *empty[:2], *clash]
+    table, rejected = convert_records(records)
+    assert rejected == [
+        (5, "field 'f' holds incompatible types: boolean and number"),
+        (9, "field 'x' holds incompatible types: string and number"),
+    ]
+    assert table["f"].to_pylist() == [True] + [None] * 7
+
+
+# A field outside the contract whose type drifts among good neighbours: a string in every
+# record but the drifting ones, each of which gives it another kind of value.
+DRIFT = ({"name": "Ana"}, 7, ["Ana"], True, 2.5)
+DRIFT_KINDS = ("object", "number", "array", "boolean", "number")
+ROWS = convert.CHUNK_ROWS  # 4096
+DRIFTING = {
+    "the second record": [1],
+    "at the start of a chunk": [ROWS],
+    "at the end of chunks": [ROWS - 1, 2 * ROWS - 1],
+    "side by side": list(range(ROWS + 500, ROWS + 541)),
+    "spread through a chunk": list(range(ROWS + 13, 2 * ROWS, 97)),
+    "1 % across chunks": list(range(7, 2 * ROWS + 100, 100)),
+    "1 % across the later chunks": list(range(ROWS + 7, 2 * ROWS + 100, 100)),
+    "every other record of a chunk": list(range(ROWS + 1, 2 * ROWS, 2)),
+}
+# A clash of a chunk's types with the file's needs the type fixed by an earlier chunk
+DRIFT_CASES = [(where, True) for where in DRIFTING]
+DRIFT_CASES += [(where, False) for where, rows in DRIFTING.items() if min(rows) >= ROWS]
+
+
+def drifting_records(drifting: list[int], refused: bool) -> tuple[list[dict], list[tuple]]:
+    """(records, the rejections expected). ``refused``: every record names its driver, so a
+    chunk with a drifting record holds two types and pyarrow refuses it; else the records after
+    the first chunk name none but the drifting ones (of one kind), so that pyarrow converts the
+    chunk and its type clashes with the file's."""
+    records, expected, order = [], [], {i: k for k, i in enumerate(drifting)}
+    for i in range(2 * ROWS + 100):
+        record: dict = {"carChassis": f"C{i}", "currentMileage": i}
+        if i in order:
+            k = order[i] % len(DRIFT) if refused else 0
+            record["driver"] = DRIFT[k]
+            kind = DRIFT_KINDS[k]
+            expected.append((i, f"field 'driver' holds incompatible types: string and {kind}"))
+        elif refused or i < ROWS:
+            record["driver"] = f"D{i}"
+        records.append(record)
+    return records, expected
+
+
+@pytest.mark.parametrize(
+    ("where", "refused"),
+    DRIFT_CASES,
+    ids=[f"{where}, {'refused' if refused else 'clash'}" for where, refused in DRIFT_CASES],
+)
+def test_a_drifting_field_costs_only_the_drifting_records_the_first_type_stays(where, refused):
+    drifting = set(DRIFTING[where])
+    records, expected = drifting_records(DRIFTING[where], refused)
+
+    table, rejected = convert_records(records)
+
+    assert rejected == expected
+    assert table.schema.field("driver").type == pa.string()
+    kept = [r for r in records if int(r["carChassis"][1:]) not in drifting]
+    assert table.select(["carChassis", "currentMileage", "driver"]).to_pylist() == [
+        {**r, "currentMileage": float(r["currentMileage"]), "driver": r.get("driver")} for r in kept
+    ]
+    assert len(kept) + len(rejected) == len(records)  # every record in bronze or rejected
+
+
+def test_a_field_that_drifted_costs_later_chunks_no_bisection(monkeypatch):
+    monkeypatch.setattr(convert, "CHUNK_ROWS", 4)
+    bisected = []
+    bisect = convert._Builder._bisect
+    monkeypatch.setattr(
+        convert._Builder, "_bisect", lambda self, good: bisected.append(1) or bisect(self, good)
+    )
+    records = [{"driver": "Ana"} if i % 3 else {"driver": {"name": "Ana"}} for i in range(1, 13)]
+
+    table, rejected = convert_records(records)
+
+    assert bisected == [1]  # the first chunk's; the later records are rejected beforehand
+    reason = "field 'driver' holds incompatible types: string and object"
+    assert rejected == [(i, reason) for i in (2, 5, 8, 11)]
+    assert table["driver"].to_pylist() == ["Ana"] * 8
+
+
+def test_a_record_rejected_before_conversion_is_told_its_clash_with_the_earlier_chunks(
+    monkeypatch,
+):
+    # in its own chunk, "q" would clash first; its type came from this chunk, "b"'s earlier
+    monkeypatch.setattr(convert, "CHUNK_ROWS", 2)
+    records = [{"b": 1}, {"b": {}}, {"q": 1}, {"q": [], "b": {}}]
+
+    assert rejected_of(records) == [
+        (1, "field 'b' holds incompatible types: number and object"),
+        (3, "field 'b' holds incompatible types: number and object"),
+    ]
+
+
+def test_a_drifting_first_record_fixes_the_type_the_others_are_rejected():
+    records = [{"driver": {"name": "Ana"}}, {"driver": "Bruno"}, {"driver": {"name": "Carla"}}]
+
+    table, rejected = convert_records(records + [{"driver": "Davi"}])
+
+    assert rejected == [
+        (1, "field 'driver' holds incompatible types: object and string"),
+        (3, "field 'driver' holds incompatible types: object and string"),
+    ]
+    assert table["driver"].to_pylist() == [{"name": "Ana"}, {"name": "Carla"}]
+
+
+def chunking_records() -> list[dict]:
+    """Records whose bronze rows do not depend on the chunks: drifting and clashing fields,
+    integers and fractions in one field, fields typed late, empty values, huge integers; no
+    boolean beside a fraction and no letter-case twins (those depend on the chunks)."""
+    rng = random.Random(7)
+    records = []
+    for i in range(600):
+        record: dict = {"carChassis": f"C{i}", "seq": i}
+        if rng.random() < 0.7:
+            record["driver"] = rng.choice(["Ana", "Bruno", None])
+        if rng.random() < 0.05:
+            record["driver"] = rng.choice(DRIFT[:3])
+        if rng.random() < 0.5:
+            record["level"] = rng.choice([1, 2.5, -3, None, 2**60 + 1, 10**30])
+        if rng.random() < 0.3:
+            record["stops"] = rng.choice([[], [{"at": "x"}], [{"at": "y", "n": 1}], None])
+        if rng.random() < 0.2:
+            record["extra"] = rng.choice([{}, {"a": {"b": 1}}, {"a": {"c": "s"}}, {"a": None}])
+        if rng.random() < 0.02:
+            record["extra"] = {"a": rng.choice(["flat", 3, [1]])}  # clashes with extra.a's object
+        if rng.random() < 0.02:
+            record["currentMileage"] = "12k"  # a contract breach
+        records.append(record)
+    records[0]["driver"] = "Ana"  # the first record fixes driver's type: a string
+    records[0]["extra"] = {"a": {"b": 1}}
+    return records
+
+
+def test_bronze_and_the_rejections_do_not_depend_on_the_chunk_size(monkeypatch):
+    records = chunking_records()
+    expected_table, expected_rejected = convert_records(records)
+    assert 20 < len(expected_rejected) < 100
+    assert expected_table.num_rows + len(expected_rejected) == len(records)
+
+    for chunk_rows in (257, 64, 7, 2, 1):
+        monkeypatch.setattr(convert, "CHUNK_ROWS", chunk_rows)
+
+        table, rejected = convert_records(records)
+
+        assert rejected == expected_rejected, chunk_rows
+        assert table.schema.equals(expected_table.schema), chunk_rows
+        assert table.to_pylist() == expected_table.to_pylist(), chunk_rows
+
+
 def nested(depth: int, leaf, kind: str = "object"):
     """``leaf`` inside ``depth`` objects ``{"a": ...}`` or arrays: ``depth`` levels of fields."""
     value = leaf
@@ -538,6 +701,23 @@ def test_names_that_do_not_collide_in_silver_are_kept():
     table = table_of([{"stops": [{"a_b": 1, "a": {"b": 2}}], "c_d": None, "c": {"d": 1}}])
 
     assert extras(table).names == ["c", "stops"]  # pyarrow orders inferred fields by name
+
+
+@pytest.mark.parametrize("chunk_rows", [4096, 1])
+def test_a_field_holding_only_null_is_no_column_its_name_cannot_collide(monkeypatch, chunk_rows):
+    # it is left out of bronze, in one chunk as across chunks
+    monkeypatch.setattr(convert, "CHUNK_ROWS", chunk_rows)
+    records = [{"A": None, "we`ird": None}, {"a": 1, "source_file": None, "x": {"Y": None}}]
+    records += [{"a": None, "x": {"y": "s"}, "metrics": {"Trip": None}}]
+
+    table = table_of(records)
+
+    assert rows_without_contract(table) == [
+        {"a": None, "x": None},
+        {"a": 1.0, "x": {"y": None}},
+        {"a": None, "x": {"y": "s"}},
+    ]
+    assert table["source_file"].to_pylist() == ["landing/f.json"] * 3
 
 
 def test_unknown_fields_unify_across_records_nulls_and_missing_included():
@@ -667,6 +847,59 @@ def test_large_integers_beside_other_numbers_are_doubles_not_errors(records):
     ]
 
 
+def test_large_integers_survive_a_chunk_converted_record_by_record():
+    # the clash of record 1 sends the chunk record by record; the integers around it stay
+    records = [
+        {"carChassis": "C0", "big": 2**60 + 1},
+        {"carChassis": "BAD", "big": "s"},
+        {"carChassis": "C1", "big": 1.5},
+        {"carChassis": "C2", "big": 2**70, "year": 2**62},
+    ]
+
+    table, rejected = convert_records(records)
+
+    assert rejected == [(1, "field 'big' holds incompatible types: number and string")]
+    assert table["big"].to_pylist() == [float(2**60), 1.5, float(2**70)]
+    assert table["year"].to_pylist() == [None, None, 2**62]  # the contract's int64, exact
+
+
+def test_an_integer_beyond_the_largest_double_outside_the_contract_rejects_its_record():
+    lines = ['{"a": 1}', '{"x": [1.5, 1' + "0" * 400 + "]}", '{"x": -1' + "0" * 400 + "}"]
+    lines += ['{"a": 2, "x": [2]}']
+
+    table, rejected = convert.convert(Payload("\n".join(lines).encode()).items())
+
+    assert [(item.index, reason) for item, reason in rejected] == [
+        (1, "record cannot be converted to Arrow: int too large to convert to float"),
+        (2, "record cannot be converted to Arrow: int too large to convert to float"),
+    ]
+    assert table.select(["a", "x"]).to_pylist() == [{"a": 1.0, "x": None}, {"a": 2.0, "x": [2.0]}]
+
+
+@pytest.mark.parametrize(
+    ("records", "reason"),
+    [
+        # an empty array fixes no item type: the clash is inside the later record
+        (
+            [{"x": []}, {"x": [{"B": 1, "a": [{}, [1]]}]}],
+            "field 'x[].a[]' holds incompatible types: object and array",
+        ),
+        # a field that held only null so far takes any type; its sibling does not
+        (
+            [{"x": {"n": None, "s": "a"}}, {"x": {"n": [1], "s": 2}}],
+            "field 'x.s' holds incompatible types: string and number",
+        ),
+        # within the record first, then against the earlier records
+        (
+            [{"a": 1, "b": [1]}, {"a": "s", "b": [1, "x"]}],
+            "field 'b[]' holds incompatible types: number and string",
+        ),
+    ],
+)
+def test_a_type_clash_is_named_at_the_field_where_it_is(records, reason):
+    assert rejected_of(records) == [(1, reason)]
+
+
 def test_chunked_conversion_equals_single_chunk(monkeypatch):
     # Types grow between chunks (null -> struct, new fields, list elements): the chunks built
     # early must be brought to the final type without changing any value.
@@ -698,6 +931,95 @@ def test_chunked_conversion_equals_single_chunk(monkeypatch):
         {"x": None, "y": True},
         None,
     ]
+
+
+HOSTILE_NAMES = ["a", "b", "A", "B", "a_b", "_", "c", "source", "Trip"]
+
+
+def hostile_value(rng: random.Random, depth: int = 0):
+    """A JSON-like value mixing kinds, names that differ in case or by '_', and values pyarrow
+    refuses or that are not finite."""
+    if depth > 3 or rng.random() < 0.5:
+        return rng.choice(
+            [None, True, 0, -3, 2.5, 7, "x", "", 2**54 + 1, 2**60 + 1, 2**63, -(2**70), 10**400]
+            + [1e300, float("inf"), float("nan"), "\ud800", "12", 1e-320]
+        )
+    if rng.random() < 0.6:
+        names = HOSTILE_NAMES
+        return {rng.choice(names): hostile_value(rng, depth + 1) for _ in range(rng.randrange(3))}
+    return [hostile_value(rng, depth + 1) for _ in range(rng.randrange(3))]
+
+
+def silver_names(schema: pa.Schema) -> list[tuple[tuple[str, ...], str]]:
+    """(the path, the column the silver job makes of it, "" inside an array) of every field."""
+    found = []
+
+    def walk(dtype: pa.DataType, path: tuple[str, ...], column: bool) -> None:
+        for field in dtype:
+            here, inner = (*path, field.name), field.type
+            found.append((here, "_".join(here) if column and not is_struct(inner) else ""))
+            while pa.types.is_list(inner):
+                inner, column = inner.value_type, False
+            if is_struct(inner):
+                walk(inner, here, column)
+
+    is_struct = pa.types.is_struct
+    walk(pa.struct(list(schema)), (), True)
+    return found
+
+
+def contract_first(dtype: pa.StructType, contract_type: pa.StructType) -> bool:
+    """The contract's fields come first in ``dtype``, with its types; a contract struct may have
+    more fields after its own."""
+    for index, field in enumerate(contract_type):
+        have = dtype.field(index)
+        if have.name != field.name:
+            return False
+        if pa.types.is_struct(field.type):
+            if not contract_first(have.type, field.type):
+                return False
+        elif have.type != field.type:
+            return False
+    return True
+
+
+def leaf_ok(dtype: pa.DataType) -> bool:
+    """Outside the contract: every number a double, no field without a type."""
+    if pa.types.is_struct(dtype):
+        return len(dtype) > 0 and all(leaf_ok(f.type) for f in dtype)
+    if pa.types.is_list(dtype):
+        return leaf_ok(dtype.value_type)
+    return not pa.types.is_integer(dtype) and not pa.types.is_null(dtype)
+
+
+@pytest.mark.parametrize("chunk_rows", [4096, 3, 1])
+def test_hostile_records_never_crash_and_every_record_is_in_bronze_or_rejected_once(
+    monkeypatch, chunk_rows
+):
+    monkeypatch.setattr(convert, "CHUNK_ROWS", chunk_rows)
+    for seed in range(150):
+        rng = random.Random(seed)
+        records = []
+        for i in range(rng.randrange(1, 10)):
+            names = [*HOSTILE_NAMES, "year", "currentMileage", "metrics"]
+            record = {rng.choice(names): hostile_value(rng) for _ in range(rng.randrange(4))}
+            records.append({**record, "seq": f"r{i}"})
+
+        table, rejected = convert_records(records)
+
+        bronze = [] if table is None else table["seq"].to_pylist()
+        assert sorted(bronze + [f"r{index}" for index, _ in rejected]) == sorted(
+            f"r{i}" for i in range(len(records))
+        ), seed
+        if table is None:
+            continue
+        assert contract_first(pa.struct(list(table.schema)), pa.struct(V1_FIELDS)), seed
+        columns = [column.casefold() for _, column in silver_names(table.schema) if column]
+        assert len(columns) == len(set(columns)), seed
+        paths = [path for path, _ in silver_names(table.schema)]
+        assert len({(p[:-1], p[-1].casefold()) for p in paths}) == len(paths), seed
+        assert not any("`" in p[-1] for p in paths), seed
+        assert all(leaf_ok(f.type) for f in extras(table)), seed
 
 
 def test_parquet_bytes_are_deterministic():

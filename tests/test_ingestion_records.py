@@ -184,3 +184,31 @@ def test_a_file_of_only_bad_records_writes_no_bronze_file(s3, lambda_context):
     assert quarantined["target_key"] == records
     assert quarantined["quarantined_records"] == 2
     assert quarantined["reason"].startswith("field 'currentMileage' must be a number")
+
+
+def test_a_drifting_field_quarantines_only_the_drifting_records_of_a_large_file(s3, lambda_context):
+    # JSON Lines, two chunks of conversion: every 100th car names its driver in an object
+    records = []
+    for i in range(5_000):
+        driver = {"name": f"D{i}"} if i % 100 == 7 else f"D{i}"
+        records.append({**good(f"C{i}", i), "driver": driver})
+    lines = [json.dumps(r) for r in records]
+    body = ("\n".join(lines) + "\n").encode()
+
+    result, objects, etag = upload_and_handle(s3, body, lambda_context)
+
+    quarantined = keys.records_key(KEY, etag, EVENT_TIME)
+    entries = [json.loads(x) for x in objects[quarantined].decode().splitlines()]
+    reason = "field 'driver' holds incompatible types: string and object"
+    assert [(e["record"], e["line"], e["reason"], e["text"]) for e in entries] == [
+        (i, i + 1, reason, lines[i]) for i in range(7, 5_000, 100)
+    ]
+    bronze = keys.bronze_key(KEY, etag, EVENT_TIME, source_bucket=LANDING)
+    rows = pq.read_table(pa.BufferReader(objects[bronze])).to_pylist()
+    assert rows == [
+        {**as_bronze_row(r), "driver": r["driver"]} for r in records if isinstance(r["driver"], str)
+    ]
+    # input = bronze records + quarantined records, counted from the uploaded file
+    assert len(body.splitlines()) == len(rows) + len(entries) == 5_000
+    (processed,) = result["processed"]
+    assert (processed["rows"], processed["quarantined_records"]) == (4_950, 50)

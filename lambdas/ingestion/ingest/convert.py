@@ -4,11 +4,13 @@ pyarrow infers and converts each chunk of records (``pa.array``) and merges the 
 (``pa.unify_schemas``, permissive). Checked here, as pyarrow does not: the contract's types
 (``contract.check_record``), finite numbers, names the silver job can flatten (no letter-case
 twins, backticks or lineage names, no two paths joined by ``_`` into one column). A chunk that
-pyarrow refuses, or whose types clash with the earlier chunks', is converted record by record:
-the first record to give a field a type fixes it for the file. In the table, contract columns
-come first with their contract types, the others by name, every other number a double, and a
-field without any typed value in the file's bronze rows (only null, ``[]``, ``{}``) is left
-out: any guessed type would clash with the next file's.
+pyarrow refuses, or whose types clash with the earlier chunks', is halved until its pieces
+convert, down to single records: the first record to give a field a type fixes it for the
+file. Where a record clashed, a later chunk's record with another kind of value there is
+rejected before the conversion (which would only find it again, by halving the chunk). In the
+table, contract columns come first with their contract types, the others by name, every other
+number a double, and a field without any typed value in the file's bronze rows (only null,
+``[]``, ``{}``) is left out: any guessed type would clash with the next file's.
 """
 
 import datetime as dt
@@ -34,46 +36,67 @@ _LINEAGE_NAMES = [name.casefold() for name in contract.LINEAGE.names]
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, UnicodeEncodeError)
 Path = tuple[str | None, ...]  # field names; None steps into a list's elements
 is_struct, is_list = pa.types.is_struct, pa.types.is_list
-_SCALAR_KINDS = {pa.bool_(): "boolean", pa.string(): "string"}  # of inferred types; else number
+# The JSON kind of the values of an inferred type, by type id (as ``contract.json_type`` names
+# them): any other is a number.
+_KINDS = {pa.struct([]).id: "object", pa.list_(pa.null()).id: "array"}
+_KINDS.update({pa.bool_().id: "boolean", pa.string().id: "string"})
 
 
-def _incompatible(path: Path, first: str, second: str) -> str:
-    return f"field {dotted(path)!r} holds incompatible types: {first} and {second}"
-
-
-def _mixed(values: list, path: Path = ()) -> str:
-    """Why the values of one field in one record cannot share a type, or "" (pyarrow says only
-    that it could not convert them)."""
+def _clash(dtype: pa.DataType | None, values: list, path: Path = ()) -> tuple | None:
+    """Where the values of one field in one record cannot share a type with each other and with
+    ``dtype``, the field's type in the file so far (None: it has none): the path of the first
+    field that clashes and its two kinds; or None. pyarrow says only that it could not convert
+    or merge them."""
     values = [v for v in values if v is not None]
-    kinds = list(dict.fromkeys(map(contract.json_type, values)))
+    dtype = None if dtype is None or pa.types.is_null(dtype) else dtype  # null takes any type
+    kinds = [] if dtype is None else [_KINDS.get(dtype.id, "number")]
+    kinds = list(dict.fromkeys(kinds + [contract.json_type(v) for v in values]))
     if len(kinds) > 1:
-        return _incompatible(path, *kinds[:2])
+        return path, kinds[0], kinds[1]
     if kinds == ["object"]:
+        fields = {} if dtype is None else {f.name: f.type for f in dtype}
         found = (
-            _mixed([v.get(n) for v in values], (*path, n))
-            for n in dict.fromkeys(n for v in values for n in v)
+            _clash(fields.get(name), [v.get(name) for v in values], (*path, name))
+            for name in dict.fromkeys(name for v in values for name in v)
         )
-        return next(filter(None, found), "")
-    return _mixed([x for v in values for x in v], (*path, None)) if kinds == ["array"] else ""
+        return next(filter(None, found), None)
+    if kinds == ["array"]:
+        item = None if dtype is None else dtype.value_type
+        return _clash(item, [x for v in values for x in v], (*path, None))
+    return None
 
 
-def _kind(dtype: pa.DataType) -> str:
-    if is_struct(dtype) or is_list(dtype):
-        return "object" if is_struct(dtype) else "array"
-    return _SCALAR_KINDS.get(dtype, "number")
+def _clash_reason(dtype: pa.DataType, value: dict) -> tuple[Path | None, str]:
+    """(the path, the reason) of the first clash within the record ``value``, else of the first
+    with the types ``dtype``; (None, "") if there is none."""
+    if found := _clash(None, [value]) or _clash(dtype, [value]):
+        path, first, second = found
+        return path, f"field {dotted(path)!r} holds incompatible types: {first} and {second}"
+    return None, ""
 
 
-def _conflict(old: pa.DataType, new: pa.DataType, path: Path = ()) -> str:
-    """Why two types that ``pa.unify_schemas`` cannot merge differ, at the first field."""
-    if is_struct(old) and is_struct(new):
-        both = (f for f in new if old.get_field_index(f.name) >= 0)
-        found = (_conflict(old.field(f.name).type, f.type, (*path, f.name)) for f in both)
-        return next(filter(None, found), "")
-    if is_list(old) and is_list(new):
-        return _conflict(old.value_type, new.value_type, (*path, None))
-    kinds = _kind(old), _kind(new)
-    compatible = kinds[0] == kinds[1] or pa.null() in (old, new)  # the items of an empty array
-    return "" if compatible else _incompatible(path, *kinds)
+def _kind_at(dtype: pa.DataType, path: Path) -> str | None:
+    """The JSON kind of the values of the field at ``path`` of ``dtype``; None if it has none."""
+    for name in path:
+        if name is None and is_list(dtype):
+            dtype = dtype.value_type
+        elif name is not None and is_struct(dtype) and dtype.get_field_index(name) >= 0:
+            dtype = dtype.field(name).type
+        else:
+            return None
+    return None if pa.types.is_null(dtype) else _KINDS.get(dtype.id, "number")
+
+
+def _values_at(value: object, path: Path) -> Iterator:
+    """The values at ``path`` in a record's ``value`` (where its parents are objects and arrays
+    as the path says)."""
+    if not path:
+        yield value
+    elif path[0] is None and type(value) is list:
+        for item in value:
+            yield from _values_at(item, path[1:])
+    elif path[0] is not None and type(value) is dict and path[0] in value:
+        yield from _values_at(value[path[0]], path[1:])
 
 
 def _unify(old: pa.StructType, new: pa.StructType) -> pa.StructType:
@@ -164,23 +187,37 @@ def _nodes(arr: pa.Array, path: Path = (), rows: np.ndarray | None = None) -> It
 
 
 class _Builder:
+    # Where records clashed, at most this many: a record whose value there is of another kind
+    # than the file's is rejected before the conversion, which would only find it again.
+    MAX_DRIFTING = 16
+
     def __init__(self) -> None:
         self.type = pa.struct([])  # the typed part of all bronze rows so far
         self.chunks: list[pa.StructArray] = []
         self.rejected: list[tuple[Item, str]] = []
+        self.drifting: dict[Path, None] = {}  # the paths where records clashed, in order
 
     def add(self, items: list[Item]) -> None:
         good = []
+        kinds = {path: kind for path in self.drifting if (kind := _kind_at(self.type, path))}
         for item in items:
             reason = item.reason or contract.check_record(item.value)
-            if reason := reason or (item.start < 0 and contract.too_deep(item.value)):
+            reason = reason or (item.start < 0 and contract.too_deep(item.value))
+            if reason := reason or (kinds and self._drifted(item.value, kinds)):
                 self.rejected.append((item, reason))
             else:
                 good.append(item)
-        arr, good = self._arrow(good)
-        if arr is None:
+        if not good:
             return
-        names = _name_problems(self.type, arr.type)
+        try:
+            arr = pa.array([item.value for item in good])
+            _unify(self.type, typed := _typed(arr))
+        except _ARROW_ERRORS:
+            arr, good = self._bisect(good)
+            if not good:
+                return
+            typed = _typed(arr)
+        names = _name_problems(self.type, typed)  # a field holding only null is no column
         misnamed: dict[int, str] = {}
         non_finite: dict[int, str] = {}
         for path, node, rows in _nodes(arr):
@@ -196,45 +233,68 @@ class _Builder:
             keep = np.ones(len(good), dtype=bool)
             keep[list(bad)] = False
             arr = arr.filter(pa.array(keep))
-        if len(arr):
-            self.type = _unify(self.type, _typed(arr))  # cannot fail: ``_arrow`` checked it
+        if len(arr):  # cannot fail: the types were merged once above
+            self.type = _unify(self.type, _typed(arr) if bad else typed)
             self.chunks.append(arr)
 
-    def _arrow(self, good: list[Item]) -> tuple[pa.StructArray | None, list[Item]]:
-        """The records as one Arrow array whose types agree with the file's so far: at once, or
-        else record by record, rejecting each whose types clash (None if none is left)."""
-        if not good:
-            return None, good
-        try:
-            arr = pa.array([item.value for item in good])
-            _unify(self.type, _typed(arr))
-            return arr, good
-        except _ARROW_ERRORS:
-            pass
-        current, kept = self.type, []
-        for item in good:
-            value = item.value
+    def _drifted(self, value: dict, kinds: dict[Path, str]) -> str:
+        """Why the record clashes with the file's types at a path where an earlier record did
+        (``kinds``: the kind of the file's values there), or "". A drifting field costs the
+        bisection of a chunk once in a file, not in every chunk (the reason names the first
+        field that clashes with the earlier chunks' types)."""
+        for path, kind in kinds.items():
+            values = _values_at(value, path)
+            if any(v is not None and contract.json_type(v) != kind for v in values):
+                return _clash_reason(self.type, value)[1]
+        return ""
+
+    def _bisect(self, good: list[Item]) -> tuple[pa.StructArray | None, list[Item]]:
+        """The records whose types agree with the file's so far and with the earlier ones' (their
+        array, None if there is none; and the records); each other one is rejected, naming the
+        field that clashes. A piece that pyarrow refuses, or whose types clash, is halved, the
+        left half first, down to single records: the first record to give a field a type still
+        fixes it, and 1 % of clashing records cost a chunk ~600 conversions of pieces, not one
+        per record (~440 us each). A piece of at most 4 records is taken record by record: as
+        many conversions as halving it, fewer when all clash (at worst 1.5 per record). Integers a
+        double cannot hold exactly are widened first (pyarrow refuses them beyond int64 or
+        beside a fraction, also when the fraction is in another piece; outside the contract's
+        integer fields they are doubles in bronze anyway)."""
+        values = [_widened(item.value) for item in good]
+        current, kept, pieces = self.type, [], [(0, len(good))]
+        while pieces:
+            start, stop = pieces.pop()
             try:
-                try:
-                    typed = _typed(pa.array([value]))
-                except _ARROW_ERRORS:  # an integer beyond int64, or beyond 2**53 by a fraction
-                    value = contract.widen_large_ints(value)
-                    typed = _typed(pa.array([value]))
+                if stop - start == 1:  # again, failing as it did, for the reason
+                    values[start] = contract.widen_large_ints(good[start].value)
+                # null fields take any type: the inferred type merges as its typed part would
+                current = _unify(current, pa.array(values[start:stop]).type)
+                kept += range(start, stop)
             except _ARROW_ERRORS as exc:
-                reason = _mixed([value]) or f"record cannot be converted to Arrow: {exc}"
-                self.rejected.append((item, reason))
-                continue
-            try:
-                current = _unify(current, typed)
-                kept.append(item._replace(value=value))
-            except _ARROW_ERRORS:
-                reason = _conflict(current, typed) or "types differ from earlier records"
-                self.rejected.append((item, reason))
-        values = [item.value for item in kept]
-        try:
-            return (pa.array(values, type=current) if kept else None), kept
-        except _ARROW_ERRORS:  # an integer beyond 2**53 where another record has a fraction
-            return pa.array(list(map(contract.widen_large_ints, values)), type=current), kept
+                if stop - start > 4:
+                    middle = (start + stop) // 2
+                    pieces += [(middle, stop), (start, middle)]  # the left half is taken first
+                    continue
+                if stop - start > 1:  # as many conversions as halving it, fewer if all clash
+                    pieces += [(i, i + 1) for i in reversed(range(start, stop))]
+                    continue
+                # a clash within the record first: one with the earlier records depends on them
+                path, reason = _clash_reason(current, good[start].value)
+                if path is not None and len(self.drifting) < self.MAX_DRIFTING:
+                    self.drifting[path] = None
+                reason = reason or f"record cannot be converted to Arrow: {exc}"
+                self.rejected.append((good[start], reason))
+        if not kept:
+            return None, []
+        return pa.array([values[i] for i in kept], type=current), [good[i] for i in kept]
+
+
+def _widened(value: dict) -> dict:
+    """``contract.widen_large_ints(value)``, or ``value`` if an integer in it is beyond the
+    largest double (its record is rejected when it is converted alone)."""
+    try:
+        return contract.widen_large_ints(value)
+    except OverflowError:
+        return value
 
 
 def _target(dtype: pa.DataType | None, contract_type: pa.DataType | None = None) -> pa.DataType:
