@@ -1,4 +1,5 @@
-"""Shared fixtures: one local SparkSession for the whole run, and a small Lambda context."""
+"""Shared fixtures: one local SparkSession per test process (`make test` runs two pytest-xdist
+workers), and a small Lambda context."""
 
 from __future__ import annotations
 
