@@ -151,9 +151,7 @@ def test_parse_timestamp_accepts_producer_and_iso_formats_and_nulls_the_rest(spa
     df = spark.createDataFrame([(i, raw, tz) for i, (raw, tz, _) in enumerate(PARSE_CASES)], schema)
     by_tz = {}
     for tz in sorted({c[1] for c in PARSE_CASES}):
-        part = df.where(F.col("tz") == tz).select(
-            "i", job.parse_timestamp(F.col("raw"), tz).alias("parsed")
-        )
+        part = job.parse_timestamp(df.where(F.col("tz") == tz), "raw", "parsed", tz)
         by_tz.update({r["i"]: r["parsed"] for r in part.collect()})
     assert [by_tz[i] for i in range(len(PARSE_CASES))] == [c[2] for c in PARSE_CASES]
 
