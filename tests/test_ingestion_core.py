@@ -696,6 +696,139 @@ def test_names_the_silver_job_cannot_flatten_reject_their_record(records, reason
     assert set(table.column_names) == KNOWN_NAMES | set(records[0]) - set(CONTRACT_NAMES)
 
 
+LETTER_CASE = "differ only in letter case (ambiguous in Spark, Glue and Athena)"
+FLATTENED = "when the silver job flattens structs with '_'"
+
+
+@pytest.mark.parametrize("chunk_rows", [4096, 2, 1])
+@pytest.mark.parametrize(
+    ("records", "rejected", "rows"),
+    [
+        (
+            # 'a.B' would take the column 'a_b', but its record is rejected for 'A' and 'a'
+            [{"a_b": True}, {"a": {"B": 1}, "A": 1}],
+            [(1, f"fields 'A' and 'a' {LETTER_CASE}")],
+            [{"a_b": True}],
+        ),
+        (
+            [{"x_y": True}, {"x": {"y": 1}, "B": 1, "b": 2}],
+            [(1, f"fields 'B' and 'b' {LETTER_CASE}")],
+            [{"x_y": True}],
+        ),
+        (
+            [{"x_y": True}, {"Source_File": "s", "x": {"y": 1}}],
+            [(1, "field 'Source_File' collides with the bronze lineage column")],
+            [{"x_y": True}],
+        ),
+        (
+            # nor does a rejected record's name take a letter case; the first record's is kept
+            [{"a": 1}, {"A": 1, "we`ird": 1}],
+            [(1, f"fields 'a' and 'A' {LETTER_CASE}")],
+            [{"a": 1.0}],
+        ),
+    ],
+)
+def test_a_record_rejected_for_its_names_reserves_none_of_them(
+    monkeypatch, chunk_rows, records, rejected, rows
+):
+    # its neighbour is judged beside the bronze records only, in one chunk as across chunks
+    monkeypatch.setattr(convert, "CHUNK_ROWS", chunk_rows)
+
+    table, got = convert_records(records)
+
+    assert got == rejected
+    assert rows_without_contract(table) == rows
+
+
+@pytest.mark.parametrize("chunk_rows", [4096, 2, 1])
+def test_a_record_rejected_for_its_names_types_no_column(monkeypatch, chunk_rows):
+    # an empty array is no column; it clashes only where a bronze record types the column
+    monkeypatch.setattr(convert, "CHUNK_ROWS", chunk_rows)
+    records = [{"a": {"b": 1}, "a_b": []}, {"a": {"b": 2}, "a_b": [1]}, {"c": 1, "a_b": []}]
+
+    table, rejected = convert_records(records)
+
+    assert rejected == [(1, f"fields 'a.b' and 'a_b' both become the column 'a_b' {FLATTENED}")]
+    assert rows_without_contract(table) == [{"a": {"b": 1.0}, "c": None}, {"a": None, "c": 1.0}]
+
+
+@pytest.mark.parametrize("chunk_rows", [4096, 2, 1])
+def test_a_record_with_a_number_that_is_not_finite_reserves_no_name(monkeypatch, chunk_rows):
+    monkeypatch.setattr(convert, "CHUNK_ROWS", chunk_rows)
+    records = [{"x_y": True}, {"x": {"y": 1}, "z": 1e999}, {"a": 1}, {"A": 2, "z": 1e999}]
+
+    table, rejected = convert_records(records)
+
+    # a name's reason first, as for a record alone: the first record kept the name
+    assert rejected == [
+        (1, f"fields 'x_y' and 'x.y' both become the column 'x_y' {FLATTENED}"),
+        (3, f"fields 'a' and 'A' {LETTER_CASE}"),
+    ]
+    assert rows_without_contract(table) == [{"a": None, "x_y": True}, {"a": 1.0, "x_y": None}]
+
+
+@pytest.mark.parametrize("chunk_rows", [4096, 2, 1])
+def test_the_first_record_to_give_a_name_fixes_it_whatever_the_chunks(monkeypatch, chunk_rows):
+    # 'A' sorts before 'a' and 'a.b' before 'a_b', yet the earlier record keeps its name; the
+    # record rejected for 'A' takes no 'x_y' from the last one
+    monkeypatch.setattr(convert, "CHUNK_ROWS", chunk_rows)
+    records = [{"a": 1}, {"A": 1, "x": {"y": 1}}, {"x_y": 1}, {"c_d": 1}, {"c": {"d": 1}}]
+
+    table, rejected = convert_records(records)
+
+    assert rejected == [
+        (1, f"fields 'a' and 'A' {LETTER_CASE}"),
+        (4, f"fields 'c_d' and 'c.d' both become the column 'c_d' {FLATTENED}"),
+    ]
+    assert rows_without_contract(table) == [
+        {"a": 1.0, "c_d": None, "x_y": None},
+        {"a": None, "c_d": None, "x_y": 1.0},
+        {"a": None, "c_d": 1.0, "x_y": None},
+    ]
+
+
+def test_name_rejections_do_not_depend_on_the_chunk_size(monkeypatch):
+    # letter-case twins, names joined by '_', backticks, lineage names, numbers that are not
+    # finite; every field keeps one kind of value, so that no type clashes. More clashes between
+    # records than a file's MAX_CUTS cuts: past them, see the known gap below.
+    monkeypatch.setattr(convert._Builder, "MAX_CUTS", 10**6)
+    rng = random.Random(11)
+    names = ["k", "K", "a_b", "A_b", "x_y", "we`ird", "source_file", "z", "n"]
+    values = {"z": [1.5, 1e999], "A_b": [[], [1]]}  # an empty array is no column
+    nested = {"a": {"b": 1, "B": 1}, "x": {"y": 2, "Y": 2}, "q": {"`": 3}, "source": {"file": 4}}
+    records = []
+    for i in range(300):
+        record: dict = {"seq": i}
+        for name in rng.sample(names, rng.randrange(3)):
+            record[name] = rng.choice(values.get(name, [1]))
+        for name in rng.sample(list(nested), rng.randrange(2)):
+            record[name] = dict(rng.sample(list(nested[name].items()), 1))
+        records.append(record)
+    expected_table, expected_rejected = convert_records(records)
+    assert 150 < len(expected_rejected) < 250
+    assert expected_table.num_rows + len(expected_rejected) == len(records)
+
+    for chunk_rows in (64, 7, 2, 1):
+        monkeypatch.setattr(convert, "CHUNK_ROWS", chunk_rows)
+
+        table, rejected = convert_records(records)
+
+        assert rejected == expected_rejected, chunk_rows
+        assert table.schema.equals(expected_table.schema), chunk_rows
+        assert table.to_pylist() == expected_table.to_pylist(), chunk_rows
+
+
+def test_known_gap_past_the_files_first_cuts_a_chunks_records_share_their_names(monkeypatch):
+    # MAX_CUTS bounds the cost of clashes between records: past it, a chunk's records are
+    # judged together, their fields in pyarrow's order ('a.B' before 'a_b'), rejected or not
+    monkeypatch.setattr(convert._Builder, "MAX_CUTS", 0)
+
+    assert rejected_of([{"a_b": True}, {"a": {"B": 1}, "A": 1}]) == [
+        (0, f"fields 'a.B' and 'a_b' both become the column 'a_b' {FLATTENED}"),
+        (1, f"fields 'A' and 'a' {LETTER_CASE}"),
+    ]
+
+
 def test_names_that_do_not_collide_in_silver_are_kept():
     # arrays are not flattened by the job; an untyped field is not written, so cannot collide
     table = table_of([{"stops": [{"a_b": 1, "a": {"b": 2}}], "c_d": None, "c": {"d": 1}}])

@@ -138,19 +138,25 @@ def _fields(dtype: pa.StructType, path: Path = (), column: bool = True) -> Itera
             yield from _fields(inner, here, column and here[-1] is not None)
 
 
-def _name_problems(known: pa.StructType, new: pa.StructType) -> dict[Path, str]:
+def _name_problems(known: pa.StructType, new: pa.StructType) -> dict[Path, tuple]:
     """The paths of ``new`` that the silver job could not take beside the contract, the lineage
-    and the ``known`` fields, each with the reason."""
+    and the ``known`` fields, each with (the reason; the path of ``new`` it clashes with, or
+    None: with none, or with a field of the others; whether it clashes as a column, which only
+    a typed value makes)."""
     cased: dict[tuple[Path, str], str] = {}
     columns = {name: (name,) for name in _LINEAGE_NAMES}
-    problems: dict[Path, str] = {}
+    problems: dict[Path, tuple] = {}
+    fixed: tuple[set, set] = (set(), set())
     for dtype in (_CONTRACT, known, new):
+        if dtype is new:  # the names and the columns that the others took
+            fixed = {(*parent, name) for (parent, _), name in cased.items()}, {*columns.values()}
         for path, inner, column in _fields(dtype):
-            name, flat = path[-1], "_".join(path) if column else ""
-            if (other := cased.setdefault((path[:-1], name.casefold()), name)) != name:
+            name, flat, other, typed = path[-1], "_".join(path) if column else "", None, False
+            if (twin := cased.setdefault((path[:-1], name.casefold()), name)) != name:
+                other = (*path[:-1], twin)
                 reason = (
-                    f"fields {dotted((*path[:-1], other))!r} and {dotted(path)!r} differ only in "
-                    "letter case (ambiguous in Spark, Glue and Athena)"
+                    f"fields {dotted(other)!r} and {dotted(path)!r} differ only in letter case "
+                    "(ambiguous in Spark, Glue and Athena)"
                 )
             elif "`" in name:
                 reason = (
@@ -164,13 +170,14 @@ def _name_problems(known: pa.StructType, new: pa.StructType) -> dict[Path, str]:
                 and _is_typed(inner)
                 and ((other := columns.setdefault(flat.casefold(), path)) != path)
             ):
+                typed = True
                 reason = (
                     f"fields {dotted(other)!r} and {dotted(path)!r} both become the column "
                     f"{flat[:80]!r} when the silver job flattens structs with '_'"
                 )
             else:
                 continue
-            problems.setdefault(path, reason)
+            problems.setdefault(path, (reason, None if other in fixed[typed] else other, typed))
     return problems
 
 
@@ -186,16 +193,31 @@ def _nodes(arr: pa.Array, path: Path = (), rows: np.ndarray | None = None) -> It
         yield from _nodes(arr.flatten(), (*path, None), rows[parents])
 
 
+def _holding(arr: pa.Array, rows: np.ndarray, typed: bool = True) -> np.ndarray:
+    """The rows (``rows``: the row of each value of ``arr``) with a value in ``arr``; if
+    ``typed``, with a typed one (not only null, ``[]`` or ``{}``)."""
+    if typed and is_struct(arr.type):
+        return np.concatenate([rows[:0], *(_holding(child, rows) for child in arr.flatten())])
+    if typed and is_list(arr.type):
+        return _holding(arr.flatten(), rows[pc.list_parent_indices(arr).to_numpy()])
+    return rows[pc.indices_nonzero(arr.is_valid()).to_numpy()]
+
+
 class _Builder:
     # Where records clashed, at most this many: a record whose value there is of another kind
     # than the file's is rejected before the conversion, which would only find it again.
     MAX_DRIFTING = 16
+    # At most this many cuts of a file's records where their names clash (each costs a check,
+    # ~1 ms): past them, a chunk's records are judged together again, a clash of two decided by
+    # the order of the fields, the names of a rejected record included.
+    MAX_CUTS = 16
 
     def __init__(self) -> None:
         self.type = pa.struct([])  # the typed part of all bronze rows so far
         self.chunks: list[pa.StructArray] = []
         self.rejected: list[tuple[Item, str]] = []
         self.drifting: dict[Path, None] = {}  # the paths where records clashed, in order
+        self.cuts = 0
 
     def add(self, items: list[Item]) -> None:
         good = []
@@ -217,17 +239,42 @@ class _Builder:
             if not good:
                 return
             typed = _typed(arr)
+        self._take(arr, good, typed)
+
+    def _take(self, arr: pa.StructArray, good: list[Item], typed: pa.DataType) -> None:
+        """Adds the converted records to the file but those with a name the silver job could not
+        take or a number that is not finite. Where a name clashes with another record's, the
+        records are cut after the first of the two and the parts judged in turn: a rejected
+        record takes no name, and the first record to give a name keeps it, whatever the
+        chunks. A clash within a record, or with the file's names, needs no cut."""
         names = _name_problems(self.type, typed)  # a field holding only null is no column
+        others = {other for _, other, _ in names.values()}  # the paths that problems clash with
+        held: dict[Path, np.ndarray] = {}  # the rows with a typed value there
+        marked: dict[Path, np.ndarray] = {}  # the rows that each problem rejects
         misnamed: dict[int, str] = {}
         non_finite: dict[int, str] = {}
         for path, node, rows in _nodes(arr):
+            if path in others:
+                held[path] = _holding(node, rows)
             if path in names:
-                for row in rows[pc.indices_nonzero(node.is_valid()).to_numpy()]:
-                    misnamed.setdefault(row, names[path])
+                marked[path] = _holding(node, rows, typed=names[path][2])
+                for row in marked[path]:
+                    misnamed.setdefault(row, names[path][0])
             elif pa.types.is_floating(node.type) and (finite := pc.is_finite(node)).false_count:
                 for i in pc.indices_nonzero(pc.invert(finite)).to_numpy():
                     reason = f"field {dotted(path)!r}: {node[i].as_py()!r} is not a finite number"
                     non_finite.setdefault(rows[i], reason)
+        first = [  # where a record's name clashes with another's, the first record with either
+            np.concatenate([marked[path], held[other]]).min()
+            for path, (_, other, _) in names.items()
+            if other and not np.isin(marked[path], held[other]).all()
+        ]
+        if first and len(good) > 1 and self.cuts < self.MAX_CUTS:
+            self.cuts, cut = self.cuts + 1, min(min(first) + 1, len(good) - 1)
+            for part in (slice(cut), slice(cut, None)):
+                piece = pa.concat_arrays([arr[part]])  # no slice: _conform rebuilds its lists
+                self._take(piece, good[part], _typed(piece))
+            return
         if bad := {**non_finite, **misnamed}:  # a name's reason first: the number may be in it
             self.rejected += [(good[i], reason) for i, reason in bad.items()]
             keep = np.ones(len(good), dtype=bool)
