@@ -263,6 +263,20 @@ GOOD = {"carChassis": "GOOD-1", "currentMileage": 100}
         ),
         ({"Source_File": "x"}, "field 'Source_File' collides with the bronze lineage column"),
         ({"source_file": "x"}, "field 'source_file' collides with the bronze lineage column"),
+        (
+            {"reject_reason": "none"},
+            "field 'reject_reason' becomes the column 'reject_reason', which the silver job "
+            "fills itself",
+        ),
+        (
+            {"event": {"Year": 2025}},  # flattened: event_Year, the partition column event_year
+            "field 'event.Year' becomes the column 'event_Year', which the silver job fills itself",
+        ),
+        (
+            {"_rescued_data": "{}"},
+            "field '_rescued_data' becomes the column '_rescued_data', which the silver job "
+            "fills itself",
+        ),
     ],
 )
 def test_a_record_breaking_the_types_is_rejected_alone_naming_the_field(bad, reason):

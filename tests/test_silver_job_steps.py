@@ -520,3 +520,28 @@ def test_parse_args_uses_glue_resolver_with_optional_arguments():
     }
     with pytest.raises(GlueArgumentError, match="--quarantine_path"):
         job.parse_args(argv[:-2])
+
+
+def test_the_lambda_quarantines_a_field_named_like_any_column_the_job_adds(spark):
+    """A bronze column named like one the job adds itself would be overwritten by it: the
+    Lambda's `contract.JOB_COLUMNS` (whose records it quarantines) must name every such column
+    of the job's steps, from the bronze read to the ranking and the quarantine partitions."""
+    from ingest import contract
+
+    bronze = spark.createDataFrame([], BRONZE_FLAT)
+    raw, _, _ = job.conform([bronze], {})
+    batch = job.with_reject_reason(job.ensure_columns(raw, job.REQUIRED_BRONZE_COLUMNS), "UTC")
+    accepted = job.transform_accepted(batch.drop(job.REJECT_REASON_COL), "UTC")
+    steps = [raw, batch, job.rank_rows(accepted), job.add_quarantine_partition_columns(batch)]
+    added = {name for df in steps for name in df.columns}
+    added |= set(job.BRONZE_PARTITION_COLS)  # the bronze folders' partition columns
+    bronze_names = set(contract.LINEAGE.names)
+    stack = [((), field) for field in contract.V1_CONTRACT]
+    while stack:  # the contract's flattened column names
+        prefix, field = stack.pop()
+        if hasattr(field.type, "num_fields") and field.type.num_fields:
+            stack += [((*prefix, field.name), child) for child in field.type]
+        else:
+            bronze_names.add("_".join((*prefix, field.name)))
+
+    assert added - bronze_names == set(contract.JOB_COLUMNS)

@@ -52,6 +52,14 @@ LINEAGE = pa.schema(
     [("ingestion_timestamp", TIMESTAMP), ("source_bucket", _S), ("source_file", _S)]
 )
 BRONZE_CONTRACT = pa.schema([*V1_CONTRACT, *LINEAGE])
+# The columns the silver job adds itself (partitions of silver, quarantine and bronze, enrichment,
+# reject reason, rescued values) and those it uses while it runs: a field of a record that
+# became one of them would be overwritten there, its value lost.
+JOB_COLUMNS = frozenset(
+    [f"{kind}_{unit}" for kind in ("event", "ingest") for unit in ("year", "month", "day")]
+    + ["fuel_level_percentage", "km_per_liter", "reject_reason", "_rescued_data"]
+    + ["_event_ts", "_rank"]
+)
 
 # Deepest accepted nesting of objects and arrays (a top-level field is at level 1).
 MAX_NESTING_DEPTH = 64

@@ -32,6 +32,7 @@ CHUNK_ROWS = 4096
 
 _CONTRACT = pa.struct(list(contract.V1_CONTRACT))
 _LINEAGE_NAMES = [name.casefold() for name in contract.LINEAGE.names]
+_JOB_COLUMNS = {name.casefold() for name in contract.JOB_COLUMNS}
 # UnicodeEncodeError: a lone surrogate (JSON's \ud800 escape), which UTF-8 cannot hold
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, UnicodeEncodeError)
 Path = tuple[str | None, ...]  # field names; None steps into a list's elements
@@ -165,6 +166,12 @@ def _name_problems(known: pa.StructType, new: pa.StructType) -> dict[Path, tuple
                 )
             elif len(path) == 1 and name.casefold() in _LINEAGE_NAMES:
                 reason = f"field {name!r} collides with the bronze lineage column"
+            elif column and _is_typed(inner) and flat.casefold() in _JOB_COLUMNS:
+                typed = True
+                reason = (
+                    f"field {dotted(path)!r} becomes the column {flat!r}, which the silver job "
+                    "fills itself"
+                )
             elif (
                 column
                 and _is_typed(inner)
