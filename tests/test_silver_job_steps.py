@@ -526,7 +526,8 @@ def test_the_lambda_quarantines_a_field_named_like_any_column_the_job_adds(spark
     """A bronze column named like one the job adds itself would be overwritten by it: the
     Lambda's `contract.JOB_COLUMNS` (whose records it quarantines) must name every such column
     of the job's steps, from the bronze read to the ranking and the quarantine partitions."""
-    from ingest import contract
+    import pyarrow as pa
+    from ingest import contract, convert
 
     bronze = spark.createDataFrame([], BRONZE_FLAT)
     raw, _, _ = job.conform([bronze], {})
@@ -535,13 +536,8 @@ def test_the_lambda_quarantines_a_field_named_like_any_column_the_job_adds(spark
     steps = [raw, batch, job.rank_rows(accepted), job.add_quarantine_partition_columns(batch)]
     added = {name for df in steps for name in df.columns}
     added |= set(job.BRONZE_PARTITION_COLS)  # the bronze folders' partition columns
-    bronze_names = set(contract.LINEAGE.names)
-    stack = [((), field) for field in contract.V1_CONTRACT]
-    while stack:  # the contract's flattened column names
-        prefix, field = stack.pop()
-        if hasattr(field.type, "num_fields") and field.type.num_fields:
-            stack += [((*prefix, field.name), child) for child in field.type]
-        else:
-            bronze_names.add("_".join((*prefix, field.name)))
+    contract_fields = convert._fields(pa.struct(list(contract.V1_CONTRACT)))  # the Lambda's walk
+    bronze_names = {"_".join(path) for path, _, column in contract_fields if column}
+    bronze_names |= set(contract.LINEAGE.names)
 
     assert added - bronze_names == set(contract.JOB_COLUMNS)
