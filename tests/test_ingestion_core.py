@@ -372,8 +372,10 @@ def test_types_are_fixed_by_the_first_chunk_that_gives_them(monkeypatch):
     ]
 
 
-def test_a_boolean_and_a_number_in_one_field_across_chunks_reject_the_later(monkeypatch):
-    monkeypatch.setattr(convert, "CHUNK_ROWS", 1)
+@pytest.mark.parametrize("chunk_rows", [4096, 1])
+def test_a_boolean_and_a_number_in_one_field_reject_the_later(monkeypatch, chunk_rows):
+    # pyarrow alone would make both double within one chunk (true -> 1.0)
+    monkeypatch.setattr(convert, "CHUNK_ROWS", chunk_rows)
 
     assert rejected_of([{"f": True}, {"f": 1.5}]) == [
         (1, "field 'f' holds incompatible types: boolean and number")
@@ -426,29 +428,6 @@ def test_the_column_order_does_not_depend_on_the_chunks(monkeypatch):
     assert extras(chunked).names == ["a", "m", "z"]  # by name, as pyarrow orders a chunk's
     assert chunked.schema.equals(expected.schema)
     assert chunked.to_pylist() == expected.to_pylist()
-
-
-def test_known_gap_pyarrow_promotes_a_boolean_beside_a_fraction_within_one_chunk():
-    # README "Known limitations": pyarrow's inference makes both double within one chunk
-    table, rejected = convert_records([{"f": True}, {"f": 1.5}])
-    assert (rejected, table["f"].to_pylist()) == ([], [1.0, 1.5])
-
-
-def test_known_gap_applies_to_the_records_converted_together_in_one_piece_of_a_chunk():
-    # README "Known limitations": a chunk with a clash is halved; each piece is converted alone
-    clash, empty = [{"x": "a"}, {"x": 1}], [{}] * 3
-    records = [{"f": True}, {"f": 1.5}, *empty, *empty, *clash]  # halves: 0-4, 5-9
-    table, rejected = convert_records(records)
-    assert rejected == [(9, "field 'x' holds incompatible types: string and number")]
-    assert table["f"].to_pylist() == [1.0, 1.5] + [None] * 7
-
-    records = [{"f": True}, {}, *empty, {"f": 1.5}, *empty[:2], *clash]
-    table, rejected = convert_records(records)
-    assert rejected == [
-        (5, "field 'f' holds incompatible types: boolean and number"),
-        (9, "field 'x' holds incompatible types: string and number"),
-    ]
-    assert table["f"].to_pylist() == [True] + [None] * 7
 
 
 # A field outside the contract whose type drifts among good neighbours: a string in every
@@ -510,33 +489,32 @@ def test_a_drifting_field_costs_only_the_drifting_records_the_first_type_stays(w
     assert len(kept) + len(rejected) == len(records)  # every record in bronze or rejected
 
 
-def test_a_field_that_drifted_costs_later_chunks_no_bisection(monkeypatch):
+def test_a_type_clash_costs_no_conversion_beyond_one_per_chunk(monkeypatch):
+    # the clashing records are rejected before pyarrow converts the chunk, which never fails
     monkeypatch.setattr(convert, "CHUNK_ROWS", 4)
-    bisected = []
-    bisect = convert._Builder._bisect
+    conversions = []
+    array = pa.array
     monkeypatch.setattr(
-        convert._Builder, "_bisect", lambda self, good: bisected.append(1) or bisect(self, good)
+        pa, "array", lambda *args, **kw: conversions.append(1) or array(*args, **kw)
     )
     records = [{"driver": "Ana"} if i % 3 else {"driver": {"name": "Ana"}} for i in range(1, 13)]
 
     table, rejected = convert_records(records)
 
-    assert bisected == [1]  # the first chunk's; the later records are rejected beforehand
+    assert len(conversions) == 3  # 12 records, 3 chunks
     reason = "field 'driver' holds incompatible types: string and object"
     assert rejected == [(i, reason) for i in (2, 5, 8, 11)]
     assert table["driver"].to_pylist() == ["Ana"] * 8
 
 
-def test_a_record_rejected_before_conversion_is_told_its_clash_with_the_earlier_chunks(
-    monkeypatch,
-):
-    # in its own chunk, "q" would clash first; its type came from this chunk, "b"'s earlier
+def test_a_record_clashing_at_two_fields_is_told_the_first_in_the_record(monkeypatch):
+    # whatever chunk gave the types: "q" from the record just before it, "b" from an earlier chunk
     monkeypatch.setattr(convert, "CHUNK_ROWS", 2)
     records = [{"b": 1}, {"b": {}}, {"q": 1}, {"q": [], "b": {}}]
 
     assert rejected_of(records) == [
         (1, "field 'b' holds incompatible types: number and object"),
-        (3, "field 'b' holds incompatible types: number and object"),
+        (3, "field 'q' holds incompatible types: number and array"),
     ]
 
 
@@ -553,9 +531,9 @@ def test_a_drifting_first_record_fixes_the_type_the_others_are_rejected():
 
 
 def chunking_records() -> list[dict]:
-    """Records whose bronze rows do not depend on the chunks: drifting and clashing fields,
-    integers and fractions in one field, fields typed late, empty values, huge integers; no
-    boolean beside a fraction and no letter-case twins (those depend on the chunks)."""
+    """Records whose bronze rows and rejections must not depend on the chunks: drifting and
+    clashing fields, integers and fractions in one field, a boolean beside them, letter-case
+    twins, fields typed late, empty values, huge integers."""
     rng = random.Random(7)
     records = []
     for i in range(600):
@@ -574,6 +552,10 @@ def chunking_records() -> list[dict]:
             record["extra"] = {"a": rng.choice(["flat", 3, [1]])}  # clashes with extra.a's object
         if rng.random() < 0.02:
             record["currentMileage"] = "12k"  # a contract breach
+        if rng.random() < 0.02:
+            record[rng.choice(["Driver", "LEVEL", "Stops"])] = 1  # a letter-case twin
+        if rng.random() < 0.02:
+            record["level"] = True  # a boolean among numbers
         records.append(record)
     records[0]["driver"] = "Ana"  # the first record fixes driver's type: a string
     records[0]["extra"] = {"a": {"b": 1}}
@@ -659,9 +641,9 @@ def test_hostile_nesting_built_in_python_is_rejected_too():
             "column 'metrics_metricTimestamp' when the silver job flattens structs with '_'",
         ),
         (
-            # pyarrow orders the fields of an inferred struct by name: 'a' before 'a_b'
+            # the record's first field keeps the column: 'a_b' before 'a.b'
             [GOOD, {"a_b": 1, "a": {"b": 2}}],
-            "fields 'a.b' and 'a_b' both become the column 'a_b' when the silver job flattens "
+            "fields 'a_b' and 'a.b' both become the column 'a_b' when the silver job flattens "
             "structs with '_'",
         ),
         (
@@ -671,12 +653,12 @@ def test_hostile_nesting_built_in_python_is_rejected_too():
         ),
         (
             [GOOD, {"x": {"y": {"a_b": 1, "a": {"b": "s"}}}}],
-            "fields 'x.y.a.b' and 'x.y.a_b' both become the column 'x_y_a_b' when the silver "
+            "fields 'x.y.a_b' and 'x.y.a.b' both become the column 'x_y_a_b' when the silver "
             "job flattens structs with '_'",
         ),
         (
             [GOOD, {"x_y": {"z": 1}, "x": {"y_z": True}}],
-            "fields 'x.y_z' and 'x_y.z' both become the column 'x_y_z' when the silver job "
+            "fields 'x_y.z' and 'x.y_z' both become the column 'x_y_z' when the silver job "
             "flattens structs with '_'",
         ),
         (
@@ -687,7 +669,7 @@ def test_hostile_nesting_built_in_python_is_rejected_too():
         (
             # an array is one silver column, named like a flattened struct field
             [GOOD, {"a_b": [1], "a": {"b": 2}}],
-            "fields 'a.b' and 'a_b' both become the column 'a_b' when the silver job flattens "
+            "fields 'a_b' and 'a.b' both become the column 'a_b' when the silver job flattens "
             "structs with '_'",
         ),
         (
@@ -720,12 +702,12 @@ FLATTENED = "when the silver job flattens structs with '_'"
     [
         (
             # 'a.B' would take the column 'a_b', but its record is rejected for 'A' and 'a'
-            [{"a_b": True}, {"a": {"B": 1}, "A": 1}],
+            [{"a_b": True}, {"A": 1, "a": {"B": 1}}],
             [(1, f"fields 'A' and 'a' {LETTER_CASE}")],
             [{"a_b": True}],
         ),
         (
-            [{"x_y": True}, {"x": {"y": 1}, "B": 1, "b": 2}],
+            [{"x_y": True}, {"B": 1, "b": 2, "x": {"y": 1}}],
             [(1, f"fields 'B' and 'b' {LETTER_CASE}")],
             [{"x_y": True}],
         ),
@@ -803,9 +785,7 @@ def test_the_first_record_to_give_a_name_fixes_it_whatever_the_chunks(monkeypatc
 
 def test_name_rejections_do_not_depend_on_the_chunk_size(monkeypatch):
     # letter-case twins, names joined by '_', backticks, lineage names, numbers that are not
-    # finite; every field keeps one kind of value, so that no type clashes. More clashes between
-    # records than a file's MAX_CUTS cuts: past them, see the known gap below.
-    monkeypatch.setattr(convert._Builder, "MAX_CUTS", 10**6)
+    # finite; every field keeps one kind of value, so that no type clashes
     rng = random.Random(11)
     names = ["k", "K", "a_b", "A_b", "x_y", "we`ird", "source_file", "z", "n"]
     values = {"z": [1.5, 1e999], "A_b": [[], [1]]}  # an empty array is no column
@@ -832,15 +812,16 @@ def test_name_rejections_do_not_depend_on_the_chunk_size(monkeypatch):
         assert table.to_pylist() == expected_table.to_pylist(), chunk_rows
 
 
-def test_known_gap_past_the_files_first_cuts_a_chunks_records_share_their_names(monkeypatch):
-    # MAX_CUTS bounds the cost of clashes between records: past it, a chunk's records are
-    # judged together, their fields in pyarrow's order ('a.B' before 'a_b'), rejected or not
-    monkeypatch.setattr(convert._Builder, "MAX_CUTS", 0)
+@pytest.mark.parametrize("chunk_rows", [4096, 1])
+def test_a_record_rejected_for_a_name_or_a_number_fixes_no_type(monkeypatch, chunk_rows):
+    # the later record's string is judged against the bronze records only
+    monkeypatch.setattr(convert, "CHUNK_ROWS", chunk_rows)
+    records = [{"x": 1, "we`ird": 1}, {"y": [1], "z": 1e999}, {"x": "s", "y": ["t"]}]
 
-    assert rejected_of([{"a_b": True}, {"a": {"B": 1}, "A": 1}]) == [
-        (0, f"fields 'a.B' and 'a_b' both become the column 'a_b' {FLATTENED}"),
-        (1, f"fields 'A' and 'a' {LETTER_CASE}"),
-    ]
+    table, rejected = convert_records(records)
+
+    assert [index for index, _ in rejected] == [0, 1]
+    assert rows_without_contract(table) == [{"x": "s", "y": ["t"]}]
 
 
 def test_names_that_do_not_collide_in_silver_are_kept():

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from ingest.contract import MAX_NESTING_DEPTH, json_type, too_deep
+from ingest.contract import json_type
 
 _BOM = b"\xef\xbb\xbf"
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
@@ -116,10 +116,6 @@ class Payload:
     def _item(self, n: int, start: int, end: int, value: object, what: str) -> Item:
         if type(value) is not dict:
             return Item(n, start, end, None, f"{what} {n} is {json_type(value)}, not an object")
-        # Each level opens a bracket: only a record with many is walked for its depth.
-        text = self.text
-        if text.count("{", start, end) + text.count("[", start, end) > MAX_NESTING_DEPTH:
-            return Item(n, start, end, value, too_deep(value))
         return Item(n, start, end, value, None)
 
     def _line_error(self, start: int, stop: int) -> str:
