@@ -1,5 +1,6 @@
 """The ingestion Lambda's pure parts: splitting, typing, per-record rejects, keys, Parquet."""
 
+import copy
 import datetime as dt
 import hashlib
 import json
@@ -1124,7 +1125,6 @@ def leaf_ok(dtype: pa.DataType) -> bool:
 def test_hostile_records_never_crash_and_every_record_is_in_bronze_or_rejected_once(
     monkeypatch, chunk_rows
 ):
-    monkeypatch.setattr(convert, "CHUNK_ROWS", chunk_rows)
     for seed in range(150):
         rng = random.Random(seed)
         records = []
@@ -1132,8 +1132,18 @@ def test_hostile_records_never_crash_and_every_record_is_in_bronze_or_rejected_o
             names = [*HOSTILE_NAMES, "year", "currentMileage", "metrics"]
             record = {rng.choice(names): hostile_value(rng) for _ in range(rng.randrange(4))}
             records.append({**record, "seq": f"r{i}"})
+        monkeypatch.setattr(convert, "CHUNK_ROWS", 4096)
+        one_chunk = convert_records(copy.deepcopy(records))
+        monkeypatch.setattr(convert, "CHUNK_ROWS", chunk_rows)
 
         table, rejected = convert_records(records)
+
+        # the same bronze rows and rejections as in one chunk
+        assert rejected == one_chunk[1], seed
+        assert (table is None) == (one_chunk[0] is None), seed
+        if table is not None:
+            assert table.schema.equals(one_chunk[0].schema), seed
+            assert table.to_pylist() == one_chunk[0].to_pylist(), seed
 
         bronze = [] if table is None else table["seq"].to_pylist()
         assert sorted(bronze + [f"r{index}" for index, _ in rejected]) == sorted(

@@ -1,19 +1,9 @@
-"""Ingestion Lambda: landing JSON -> bronze Parquet, exactly once, whatever arrives.
-
-Triggered by S3 ``ObjectCreated`` events on the landing bucket (runtime python3.12, handler
-``handler.lambda_handler``; pyarrow comes from the AWS SDK for pandas layer, boto3 from the
-runtime; the zip holds this file and the ``ingest`` package). Each ``.json`` key of the event
-goes through ``ingest.core.process_object``: read with If-Match on the event's eTag, split into
-records (``ingest.payload``), converted to one table on the v1 contract (``ingest.convert``,
-``ingest.contract``), its bad records or unsplittable bytes quarantined, the rest put as one
-Parquet file, every key (``ingest.keys``) and byte a function of the source object and event.
-Bad content is an outcome; unexpected errors (S3 access, throttling, configuration) raise, so
-Lambda's retries and failure destination take over.
-
-Configuration (environment): ``BRONZE_BUCKET`` (required), ``BRONZE_PREFIX`` (``car_data``),
-``QUARANTINE_PREFIX`` (``quarantine``), ``LOG_LEVEL`` (``INFO``). Importing this module has no
-side effects (no boto3 client, no configuration read).
-"""
+"""Ingestion Lambda: S3 ``ObjectCreated`` events on the landing bucket -> bronze Parquet and
+quarantine entries, each ``.json`` key through ``ingest.core.process_object`` (runtime
+python3.12, handler ``handler.lambda_handler``, pyarrow from the AWS SDK for pandas layer; the
+zip holds this file and ``ingest``). Environment: ``BRONZE_BUCKET`` (required),
+``BRONZE_PREFIX`` (``car_data``), ``QUARANTINE_PREFIX`` (``quarantine``), ``LOG_LEVEL``
+(``INFO``). Importing it has no side effects (no boto3 client, no configuration read)."""
 
 import json
 import os

@@ -25,28 +25,17 @@ METRICS = pa.struct(
     _fields("engineTempCelsius oilTempCelsius batteryChargePerc fuelAvailableLiters", _D)
     + [("coolantCelsius", _D), ("trip", TRIP), ("metricTimestamp", _S)]
 )
+INSURANCE = pa.struct(_fields("number provider validUntil", _S))
+MARKET = pa.struct(
+    [("currentPrice", _D), *_fields("currency location dealer", _S), ("warrantyYears", _D)]
+    + [("evaluator", _S)]
+)
 V1_CONTRACT = pa.schema(
-    [
-        ("carChassis", _S),
-        ("Model", _S),
-        ("year", pa.int64()),
-        ("ModelYear", pa.int64()),
-        ("Manufacturer", _S),
-        ("horsePower", _D),
-        ("gasType", _S),
-        ("currentMileage", _D),
-        ("color", _S),
-        ("fuelCapacityLiters", _D),
-        ("metrics", METRICS),
-        ("carInsurance", pa.struct(_fields("number provider validUntil", _S))),
-        (
-            "market",
-            pa.struct(
-                [("currentPrice", _D), *_fields("currency location dealer", _S)]
-                + [("warrantyYears", _D), ("evaluator", _S)]
-            ),
-        ),
-    ]
+    _fields("carChassis Model", _S)
+    + _fields("year ModelYear", pa.int64())
+    + [("Manufacturer", _S), ("horsePower", _D), ("gasType", _S), ("currentMileage", _D)]
+    + [("color", _S), ("fuelCapacityLiters", _D), ("metrics", METRICS)]
+    + [("carInsurance", INSURANCE), ("market", MARKET)]
 )
 LINEAGE = pa.schema(
     [("ingestion_timestamp", TIMESTAMP), ("source_bucket", _S), ("source_file", _S)]

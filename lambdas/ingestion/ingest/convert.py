@@ -1,17 +1,16 @@
 """Records -> one bronze Arrow table, and the records that cannot go there, each with a reason.
 
-Each record is judged in one walk of its values, in file order (``_Builder``): the contract's
-types (``contract.check_field``), then what pyarrow does not check, or cannot say of one
-record: one kind of JSON value per field in the file (the first record to give a field a value
-fixes its kind), finite numbers, the nesting depth, and names the silver job can flatten (no
-letter-case twins, backticks or lineage names, none of the job's own columns, no two paths
-joined by ``_`` into one column). A rejected record fixes no kind and takes no name, so the
-outcome does not depend on how the records are chunked. pyarrow infers the kept records' types
-(``pa.array``, a chunk at a time) and merges them (``pa.unify_schemas``, permissive); a chunk
-it still refuses (a lone surrogate) is halved down to the record it refuses. In the table,
-contract columns come first with their contract types, the others by name, every other number
-a double, and a field without any typed value in the file's bronze rows (only null, ``[]``,
-``{}``) is left out: any guessed type would clash with the next file's.
+Each record is judged in one walk of its values, in file order: the contract's types
+(``contract.check_field``), then what pyarrow does not check or cannot pin on one record: one
+kind of JSON value per field in the file (the first record to give a field a value fixes it),
+finite numbers, the depth, and names the silver job can flatten (no letter-case twins,
+backticks, lineage or job column names, no two paths joined by ``_`` into one column). A
+rejected record fixes no kind and takes no name, so chunking changes nothing. pyarrow infers
+the kept records' types a chunk at a time (``pa.array``) and merges them (``unify_schemas``); a
+chunk it still refuses (a lone surrogate) is halved down to the record it refuses. In the
+table, contract columns come first with their types, the others by name, every other number a
+double; a field with no typed value in the file (only null, ``[]``, ``{}``) is left out: any
+guessed type would clash with the next file's.
 """
 
 import datetime as dt
@@ -27,16 +26,21 @@ from ingest import contract
 from ingest.contract import EXACT_INT, INT64, dotted
 from ingest.payload import Item
 
-# Records are converted in chunks, so that at most one chunk of parsed dicts is alive at once.
-CHUNK_ROWS = 4096
+CHUNK_ROWS = 4096  # records converted together: at most one chunk of parsed dicts is alive
 
 _CONTRACT = pa.struct(list(contract.V1_CONTRACT))
-_LINEAGE_NAMES = [name.casefold() for name in contract.LINEAGE.names]
+_LINEAGE = {name.casefold() for name in contract.LINEAGE.names}
 _JOB_COLUMNS = {name.casefold() for name in contract.JOB_COLUMNS}
 # UnicodeEncodeError: a lone surrogate (JSON's \ud800 escape), which UTF-8 cannot hold
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, UnicodeEncodeError)
-# The reason a record gets when it has several: within a kind, the first field's in the walk
+# A record's reason when it has several; within one kind, the walk's first
 _PRIORITY = ("contract", "depth", "kind in record", "kind in file", "name", "number")
+_TWIN = "fields {!r} and {!r} differ only in letter case (ambiguous in Spark, Glue and Athena)"
+_FLAT = (
+    "fields {!r} and {!r} both become the column {!r} when the silver job flattens structs with '_'"
+)
+_JOB = "field {!r} becomes the column {!r}, which the silver job fills itself"
+_BACKTICK = "field name {!r} contains a backtick, the quote character of Spark column paths"
 Path = tuple[str | None, ...]  # field names; None steps into a list's elements
 is_struct, is_list = pa.types.is_struct, pa.types.is_list
 
@@ -54,13 +58,11 @@ def _fields(dtype: pa.StructType, path: Path = (), column: bool = True) -> Itera
 
 
 class _Found:
-    """What the walk of one record found: the kinds, names and columns it would add to the
-    file's, its reasons by kind, and whether it holds integers a double cannot hold exactly."""
+    """What one record's walk found: what it would add to the file's ``seen``, its reasons by
+    kind, whether it holds integers a double cannot hold exactly."""
 
     def __init__(self) -> None:
-        self.kinds: dict[Path, str] = {}
-        self.names: dict[tuple[Path, str], str] = {}
-        self.columns: dict[str, Path] = {}
+        self.seen: dict = {}
         self.reasons: dict[str, str] = {}
         self.large_ints = False
 
@@ -71,57 +73,51 @@ class _Found:
 
 class _Builder:
     def __init__(self) -> None:
-        self.kinds: dict[Path, str] = {}  # the kind of the bronze values at each path
-        self.names: dict[tuple[Path, str], str] = {}  # (parent, casefolded name) -> the name
-        self.columns: dict[str, Path] = {name: (name,) for name in _LINEAGE_NAMES}
+        # path -> kind of value; (parent, casefolded name) -> name; casefolded column -> path
+        self.seen: dict = {name: (name,) for name in _LINEAGE}
         for path, _, column in _fields(_CONTRACT):
-            self.names[(path[:-1], path[-1].casefold())] = path[-1]
+            self.seen[path[:-1], path[-1].casefold()] = path[-1]
             if column:
-                self.columns["_".join(path).casefold()] = path
+                self.seen["_".join(path).casefold()] = path
         self.chunks: list[pa.StructArray] = []
         self.rejected: list[tuple[Item, str]] = []
 
     def add(self, items: list[Item]) -> None:
-        """Judges the records and converts those kept. Where pyarrow refuses them, the file's
-        kinds and names are put back as they were and each half is added in turn."""
-        state = dict(self.kinds), dict(self.names), dict(self.columns)
+        """Judges the records and converts those kept; where pyarrow refuses them, forgets what
+        they added and adds each half in turn."""
+        seen = dict(self.seen)
         verdicts = [(item, *self._judge(item)) for item in items]
         try:
             arr = pa.array([value for _, reason, value in verdicts if reason is None])
         except _ARROW_ERRORS as exc:
-            self.kinds, self.names, self.columns = state
+            self.seen = seen
             if len(items) > 1:
                 self.add(items[: len(items) // 2])
-                self.add(items[len(items) // 2 :])
-                return
+                return self.add(items[len(items) // 2 :])
             verdicts, arr = [(items[0], f"record cannot be converted to Arrow: {exc}", None)], []
         self.rejected += [(item, reason) for item, reason, _ in verdicts if reason]
         if len(arr):
             self.chunks.append(arr)
 
     def _judge(self, item: Item) -> tuple[str | None, dict | None]:
-        """(why the record cannot go to bronze, None; or None, the record as pyarrow takes it);
-        a record kept adds its kinds and names to the file's."""
+        """(the reason, None) or (None, the record as pyarrow takes it, adding what it saw)."""
         if item.reason:
             return item.reason, None
-        found = _Found()
-        self._object(item.value, contract.SPEC, (), True, found)
+        found, value = _Found(), item.value
+        self._object(value, contract.SPEC, (), True, found)
         if found.reasons:
             return found.reasons[min(found.reasons, key=_PRIORITY.index)], None
-        value = item.value
         if found.large_ints:  # pyarrow refuses them beyond int64 or beside a fraction
             try:
                 value = contract.widen_large_ints(value)
             except OverflowError as exc:
                 return f"record cannot be converted to Arrow: {exc}", None
-        self.kinds.update(found.kinds)
-        self.names.update(found.names)
-        self.columns.update(found.columns)
+        self.seen.update(found.seen)
         return None, value
 
     def _object(self, value: dict, spec: dict, path: Path, column: bool, found: _Found) -> bool:
-        """Judges the fields of an object (``spec``: the contract's part of them); whether it
-        holds a typed value (not only null, ``[]`` or ``{}``)."""
+        """Judges an object's fields (``spec``: the contract's part of them); whether it holds a
+        typed value (not only null, ``[]`` or ``{}``)."""
         typed = False
         for name, inner in value.items():
             if inner is None:
@@ -134,79 +130,60 @@ class _Builder:
             elif kind is float and vtype is int and -EXACT_INT <= inner <= EXACT_INT:
                 typed = True
                 continue
+            here = (*path, name)
             if kind is None:
-                self._name((*path, name), found)
-                typed = self._value(inner, (*path, name), column, found) or typed
+                self._name(here, found)
+                typed = self._value(inner, here, column, found) or typed
             elif type(kind) is not dict:
-                found.reason("contract", contract.check_field(value, name, kind, (*path, name)))
+                found.reason("contract", contract.check_field(value, name, kind, here))
                 typed = True
             elif vtype is dict:
-                typed = self._object(inner, kind, (*path, name), column, found) or typed
+                typed = self._object(inner, kind, here, column, found) or typed
             else:
-                found.reason("contract", contract.wrong((*path, name), dict, inner))
+                found.reason("contract", contract.wrong(here, dict, inner))
         return typed
 
     def _value(self, value: object, path: Path, column: bool, found: _Found) -> bool:
-        """Judges a value outside the contract that is not null; whether it holds a typed one."""
-        if len(path) > contract.MAX_NESTING_DEPTH:  # pyarrow's time is quadratic in the depth
-            depth = contract.MAX_NESTING_DEPTH
+        """Judges a value outside the contract, not null; whether it holds a typed one."""
+        if len(path) > (depth := contract.MAX_NESTING_DEPTH):  # pyarrow's time: quadratic in it
             found.reason("depth", f"nested deeper than {depth} levels (at field {dotted(path)!r})")
             return False
         kind = contract.json_type(value)
-        self._kind(path, kind, found)
+        if (first := found.seen.setdefault(path, kind)) != kind:
+            found.reason("kind in record", _incompatible(path, first, kind))
+        elif (known := self.seen.get(path, kind)) != kind:
+            found.reason("kind in file", _incompatible(path, known, kind))
         if kind == "object":
             return self._object(value, {}, path, column, found)
         if kind == "array":
-            items = (self._value(v, (*path, None), False, found) for v in value if v is not None)
-            typed = any([*items])  # every item judged
+            typed = any(
+                [self._value(v, (*path, None), False, found) for v in value if v is not None]
+            )
         else:
             typed = True
             if type(value) is float and not isfinite(value):
                 found.reason("number", f"field {dotted(path)!r}: {value!r} is not a finite number")
-            elif type(value) is int and abs(value) > EXACT_INT:
-                found.large_ints = True
-        if column and typed:
-            self._column(path, found)
+            found.large_ints |= type(value) is int and abs(value) > EXACT_INT
+        if column and typed:  # a column of silver
+            flat = "_".join(path)  # type: ignore[arg-type]  # no None outside arrays
+            if flat.casefold() in _JOB_COLUMNS:
+                found.reason("name", _JOB.format(dotted(path), flat))
+            elif (other := self._take(flat.casefold(), path, found)) != path:
+                found.reason("name", _FLAT.format(dotted(other), dotted(path), flat[:80]))
         return typed
 
-    def _kind(self, path: Path, kind: str, found: _Found) -> None:
-        if (first := found.kinds.setdefault(path, kind)) != kind:
-            found.reason("kind in record", _incompatible(path, first, kind))
-        elif (known := self.kinds.get(path, kind)) != kind:
-            found.reason("kind in file", _incompatible(path, known, kind))
-
     def _name(self, path: Path, found: _Found) -> None:
-        name, key = path[-1], (path[:-1], path[-1].casefold())
-        if (twin := self.names.get(key) or found.names.setdefault(key, name)) != name:
-            found.reason(
-                "name",
-                f"fields {dotted((*path[:-1], twin))!r} and {dotted(path)!r} differ only in "
-                "letter case (ambiguous in Spark, Glue and Athena)",
-            )
+        name = path[-1]
+        if (twin := self._take((path[:-1], name.casefold()), name, found)) != name:
+            found.reason("name", _TWIN.format(dotted((*path[:-1], twin)), dotted(path)))
         elif "`" in name:
-            found.reason(
-                "name",
-                f"field name {dotted(path)!r} contains a backtick, the quote character of Spark "
-                "column paths",
-            )
-        elif len(path) == 1 and key[1] in _LINEAGE_NAMES:
+            found.reason("name", _BACKTICK.format(dotted(path)))
+        elif len(path) == 1 and name.casefold() in _LINEAGE:
             found.reason("name", f"field {name!r} collides with the bronze lineage column")
 
-    def _column(self, path: Path, found: _Found) -> None:
-        flat = "_".join(path)  # type: ignore[arg-type]  # no None outside arrays
-        key = flat.casefold()
-        if key in _JOB_COLUMNS:
-            found.reason(
-                "name",
-                f"field {dotted(path)!r} becomes the column {flat!r}, which the silver job "
-                "fills itself",
-            )
-        elif (other := self.columns.get(key) or found.columns.setdefault(key, path)) != path:
-            found.reason(
-                "name",
-                f"fields {dotted(other)!r} and {dotted(path)!r} both become the column "
-                f"{flat[:80]!r} when the silver job flattens structs with '_'",
-            )
+    def _take(self, key: object, value: object, found: _Found) -> object:
+        """What the file, else the record, has under ``key``: ``value`` if it is the first."""
+        return self.seen.get(key) or found.seen.setdefault(key, value)
 
 
 def _incompatible(path: Path, first: str, second: str) -> str:
@@ -220,35 +197,31 @@ def _is_typed(dtype: pa.DataType) -> bool:
 
 
 def _target(dtype: pa.DataType | None, contract_type: pa.DataType | None = None) -> pa.DataType:
-    """The bronze type of a field: the contract's, with a contract struct's fields first (all of
-    them), then the file's own typed fields by name (as pyarrow orders a chunk's, so the order
-    does not depend on the chunks), every integer outside the contract a double."""
+    """A field's bronze type: the contract's, a contract struct's fields first (all of them),
+    then the file's typed fields by name, every integer outside the contract a double."""
     if contract_type is not None and not is_struct(contract_type):
         return contract_type
     if contract_type is not None or is_struct(dtype):
         own = {f.name: f.type for f in dtype or [] if _is_typed(f.type)}
-        fields = [
-            pa.field(f.name, _target(own.pop(f.name, None), f.type)) for f in contract_type or []
-        ]
-        return pa.struct(fields + [pa.field(name, _target(t)) for name, t in sorted(own.items())])
+        fields = [(f.name, _target(own.pop(f.name, None), f.type)) for f in contract_type or []]
+        return pa.struct(fields + [(name, _target(t)) for name, t in sorted(own.items())])
     if is_list(dtype):
         return pa.list_(_target(dtype.value_type))
     return pa.float64() if pa.types.is_integer(dtype) else dtype
 
 
 def _conform(arr: pa.Array, target: pa.DataType) -> pa.Array:
-    """``arr`` as ``target``: struct fields by name (pyarrow 20 casts a struct only to one with
-    its fields in the same order), leaves cast; a field without any value in the chunk is null,
-    whatever its type there."""
+    """``arr`` as ``target``, struct fields by name (pyarrow 20 casts a struct only to one with
+    its fields in the same order), a field the chunk lacks null."""
     if arr.null_count == len(arr):
         return pa.nulls(len(arr), target)
     mask = arr.is_null() if arr.null_count else None
-    if is_struct(arr.type) and is_struct(target):
+    if is_struct(target):
         children = dict(zip(arr.type.names, arr.flatten(), strict=True))
         missing = pa.nulls(len(arr))
         arrays = [_conform(children.get(f.name, missing), f.type) for f in target]
         return pa.StructArray.from_arrays(arrays, fields=list(target), mask=mask)
-    if is_list(arr.type) and is_list(target):
+    if is_list(target):
         values = _conform(arr.values, target.value_type)
         return pa.ListArray.from_arrays(arr.offsets, values, type=target, mask=mask)
     # int64 -> double rounds integers beyond 2**53, as the JSON reader of any consumer would

@@ -1,11 +1,8 @@
-"""One landing object -> its bronze file and quarantine entries: the single code path of the
+"""One landing object -> its bronze file and quarantine entries: the one code path of the
 Lambda, of local runs (``scripts/local_runtime.py``) and of replays
-(``scripts/replay_quarantine.py``).
-
-``plan`` is pure (bytes in, the objects to write out); ``process_object`` reads the landing
-object, plans and writes. Bad content is an outcome, not an error; store errors raise, so
-Lambda's retries and failure destination take over.
-"""
+(``scripts/replay_quarantine.py``). ``plan`` is pure (bytes in, the objects to put out);
+``process_object`` reads, plans and puts. Bad content is an outcome; store errors raise, so
+Lambda's retries and failure destination take over."""
 
 import dataclasses
 import datetime as dt
@@ -24,7 +21,6 @@ from ingest.payload import BadContent, Payload
 
 logger = logging.getLogger("handler")  # the Lambda's logger, whichever module logs
 
-PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
 SUPERSEDED_REASON = (
     "superseded: the landing object was overwritten before this event was processed; "
     "its content is no longer readable"
@@ -36,22 +32,20 @@ class SourceChanged(Exception):
 
 
 class S3Store:
-    """The Lambda's store (``scripts/local_runtime.py``'s ``LocalStore`` has the same ``get`` and
-    ``put``); without a client it creates its boto3 client, so only when first needed."""
+    """The Lambda's store (``scripts/local_runtime.py``'s ``LocalStore`` has the same methods);
+    it creates its boto3 client when first used, not at import."""
 
     def __init__(self, client: Any = None) -> None:
         if client is None:
-            import boto3  # here, not at import: importing the handler creates no client
+            import boto3
 
             client = boto3.client("s3")
         self.client = client
 
     def get(self, bucket: str, key: str, *, if_match: str | None = None) -> bytes:
-        """The object's bytes; ``SourceChanged`` if ``if_match`` is not its current ETag.
-
-        If-Match makes S3 return exactly the upload the event announced, or 412 when the key
-        has been overwritten since (reading the event's VersionId would need
-        s3:GetObjectVersion, left out of the function's role on purpose)."""
+        """The object's bytes. With ``if_match`` (the event's ETag) S3 returns exactly that
+        upload, or 412 (``SourceChanged``) if the key was overwritten since; reading the event's
+        VersionId would need s3:GetObjectVersion, left out of the role on purpose."""
         params = {"Bucket": bucket, "Key": key}
         if if_match is not None:
             params["IfMatch"] = '"' + if_match.strip('"') + '"'  # an HTTP entity tag is quoted
@@ -80,8 +74,7 @@ class Config:
     def __post_init__(self) -> None:
         if not self.bronze_bucket:
             raise ValueError("the bronze bucket is not set (BRONZE_BUCKET)")
-        bronze = keys.clean_prefix(self.bronze_prefix)
-        quarantine = keys.clean_prefix(self.quarantine_prefix)
+        bronze, quarantine = map(keys.clean_prefix, (self.bronze_prefix, self.quarantine_prefix))
         shorter, longer = sorted([bronze + "/", quarantine + "/"], key=len)
         if longer.startswith(shorter):  # the quarantine stays outside the crawled table path
             raise ValueError("BRONZE_PREFIX and QUARANTINE_PREFIX must not overlap")
@@ -92,9 +85,9 @@ class Config:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Config":
         env = os.environ if environ is None else environ
         return cls(
-            bronze_bucket=env.get("BRONZE_BUCKET", "").strip(),
-            bronze_prefix=env.get("BRONZE_PREFIX") or keys.DEFAULT_BRONZE_PREFIX,
-            quarantine_prefix=env.get("QUARANTINE_PREFIX") or keys.DEFAULT_QUARANTINE_PREFIX,
+            env.get("BRONZE_BUCKET", "").strip(),
+            env.get("BRONZE_PREFIX") or keys.DEFAULT_BRONZE_PREFIX,
+            env.get("QUARANTINE_PREFIX") or keys.DEFAULT_QUARANTINE_PREFIX,
         )
 
 
@@ -139,96 +132,86 @@ class Put(NamedTuple):
     content_type: str
 
 
-def _json_bytes(value: Any, indent: int | None = 2) -> bytes:
+def _json(value: Any, indent: int | None = 2) -> bytes:
     return json.dumps(value, indent=indent, sort_keys=True, ensure_ascii=False).encode() + b"\n"
 
 
 def bronze_put(table: Any, source: SourceObject, identity: str, config: Config) -> Put:
     """The bronze file of ``table`` (the lineage added), named from the source and identity."""
-    table = with_lineage(
-        table,
-        ingestion_timestamp=source.event_time,
-        source_bucket=source.bucket,
-        source_file=source.key,
-    )
+    lineage = {"source_bucket": source.bucket, "source_file": source.key}
+    table = with_lineage(table, ingestion_timestamp=source.event_time, **lineage)
     key = keys.bronze_key(
         source.key, identity, source.event_time, config.bronze_prefix, source_bucket=source.bucket
     )
-    return Put(key, to_parquet_bytes(table), PARQUET_CONTENT_TYPE)
+    return Put(key, to_parquet_bytes(table), "application/vnd.apache.parquet")
 
 
 def plan(raw: bytes, source: SourceObject, config: Config, identity: str) -> tuple[dict, list[Put]]:
     """The outcome of converting ``raw`` and the objects to put, in order (nothing written)."""
     outcome: dict[str, Any] = {"source_bucket": source.bucket, "source_key": source.key}
-    target = {"target_bucket": config.bronze_bucket}
+    outcome.update(status="quarantined", target_bucket=config.bronze_bucket)
     args = (source.key, identity, source.event_time, config.quarantine_prefix)
     try:
         payload = Payload(raw)
         table, rejected = convert(payload.items())
-    except BadContent as exc:
+    except BadContent as exc:  # the copy first: a sidecar always describes a copy that exists
         key = keys.quarantine_key(*args)
         sidecar = {"reason": exc.reason, **source.lineage(identity), "size_bytes": len(raw)}
-        sidecar = _json_bytes({**sidecar, "quarantine_key": key})
-        # The copy first, the sidecar last: a sidecar always describes a copy that exists.
         puts = [Put(key, raw, "application/octet-stream")]
-        puts.append(Put(f"{key}.error.json", sidecar, "application/json"))
-        outcome.update(status="quarantined", **target, target_key=key)
-        return {**outcome, "error_key": f"{key}.error.json", "reason": exc.reason}, puts
+        puts.append(
+            Put(f"{key}.error.json", _json({**sidecar, "quarantine_key": key}), "application/json")
+        )
+        return {**outcome, "target_key": key, "error_key": puts[1].key, "reason": exc.reason}, puts
     puts = []
-    if rejected:
+    if rejected:  # put before the bronze file, which then never exists without them
         lineage, lines = source.lineage(identity), []
         for item, reason in rejected:
             text = payload.text[item.start : item.end]
             where = {"record": item.index, "line": payload.line_of(item.start)}
-            lines.append(_json_bytes({**lineage, **where, "reason": reason, "text": text}, None))
-        # One object for all of the file's rejected records, put before the bronze file: a retry
-        # rewrites both, so a bronze file never exists without its rejected records recorded.
+            lines.append(_json({**lineage, **where, "reason": reason, "text": text}, None))
         puts.append(Put(keys.records_key(*args), b"".join(lines), "application/x-ndjson"))
         outcome.update(quarantined_records=len(lines), quarantine_key=puts[0].key)
     if table is None:
-        outcome.update(status="quarantined", **target, target_key=puts[0].key)
-        return {**outcome, "reason": rejected[0][1]}, puts
+        return {**outcome, "target_key": puts[0].key, "reason": rejected[0][1]}, puts
     puts.append(bronze_put(table, source, identity, config))
-    outcome.update(status="processed", **target, target_key=puts[-1].key, rows=table.num_rows)
+    outcome.update(status="processed", target_key=puts[-1].key, rows=table.num_rows)
     return {**outcome, "bytes": len(puts[-1].body)}, puts
 
 
 def process_object(store: Any, source: SourceObject, config: Config) -> dict[str, Any]:
-    """Convert one landing object. Returns a JSON-able outcome with ``status`` processed |
-    quarantined | skipped; anything but bad content (store errors) raises."""
+    """Converts one landing object; returns a JSON-able outcome with ``status`` processed |
+    quarantined | skipped. Anything but bad content (store errors) raises."""
     outcome: dict[str, Any] = {"source_bucket": source.bucket, "source_key": source.key}
     if not keys.is_json_key(source.key):
         logger.info(json.dumps({"message": "skipped: not a .json key", **outcome}))
         return {"status": "skipped", **outcome, "reason": "not a .json key"}
     started = time.perf_counter()
-    try:
-        # Without an eTag (local runs) there is nothing to match: read what is there.
+    try:  # without an eTag (local runs) there is nothing to match: read what is there
         raw = store.get(source.bucket, source.key, if_match=source.etag)
-    except SourceChanged:
-        # Overwritten before it was read: not an error (a retry could never read it either).
-        # The record and a warning say which upload is gone; the newer one has its own event.
+    except SourceChanged:  # not an error: no retry could read it; the newer upload has its event
         identity = source.version_id or source.etag or ""
         key = keys.superseded_key(source.key, identity, source.event_time, config.quarantine_prefix)
         record = {"reason": SUPERSEDED_REASON, **source.lineage(""), "quarantine_key": None}
-        store.put(config.bronze_bucket, key, _json_bytes(record), "application/json")
+        store.put(config.bronze_bucket, key, _json(record), "application/json")
         outcome.update(status="skipped", reason=SUPERSEDED_REASON, etag=source.etag)
         outcome.update(target_bucket=config.bronze_bucket, error_key=key)
         message, log = "superseded", logger.warning
-    else:
+    else:  # a missing ETag (local runs) is computed as S3 does for a single-part upload
         identity = (
-            source.version_id
-            or source.etag
-            or hashlib.md5(raw, usedforsecurity=False).hexdigest()  # = a single-part ETag
+            source.version_id or source.etag or hashlib.md5(raw, usedforsecurity=False).hexdigest()
         )
         outcome, puts = plan(raw, source, config, identity)
         del raw
         for put in puts:
             store.put(config.bronze_bucket, *put)
-        clean = outcome["status"] == "processed" and "quarantine_key" not in outcome
         message = "converted" if outcome["status"] == "processed" else "quarantined"
+        clean = message == "converted" and "quarantine_key" not in outcome
         log = logger.info if clean else logger.warning
-    ms = round((time.perf_counter() - started) * 1000, 1)
-    log(json.dumps({"message": message, **outcome, "ms": ms}))
+    log(
+        json.dumps(
+            {"message": message, **outcome, "ms": round((time.perf_counter() - started) * 1000, 1)}
+        )
+    )
     return outcome
 
 
