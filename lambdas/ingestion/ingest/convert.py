@@ -73,7 +73,8 @@ class _Found:
 
 class _Builder:
     def __init__(self) -> None:
-        # path -> kind of value; (parent, casefolded name) -> name; casefolded column -> path
+        # path -> kind of value; (parent, casefolded name) -> name; casefolded column -> path;
+        # ("column", path): its column judged
         self.seen: dict = {name: (name,) for name in _LINEAGE}
         for path, _, column in _fields(_CONTRACT):
             self.seen[path[:-1], path[-1].casefold()] = path[-1]
@@ -132,7 +133,8 @@ class _Builder:
                 continue
             here = (*path, name)
             if kind is None:
-                self._name(here, found)
+                if here not in self.seen:  # else its name was judged in an earlier record
+                    self._name(here, found)
                 typed = self._value(inner, here, column, found) or typed
             elif type(kind) is not dict:
                 found.reason("contract", contract.check_field(value, name, kind, here))
@@ -164,7 +166,8 @@ class _Builder:
             if type(value) is float and not isfinite(value):
                 found.reason("number", f"field {dotted(path)!r}: {value!r} is not a finite number")
             found.large_ints |= type(value) is int and abs(value) > EXACT_INT
-        if column and typed:  # a column of silver
+        if column and typed and ("column", path) not in self.seen:  # a new column of silver
+            found.seen["column", path] = True
             flat = "_".join(path)  # type: ignore[arg-type]  # no None outside arrays
             if flat.casefold() in _JOB_COLUMNS:
                 found.reason("name", _JOB.format(dotted(path), flat))
