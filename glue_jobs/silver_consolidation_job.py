@@ -780,6 +780,12 @@ CONTRACT_FLAT_TYPES = {
     VALID_UNTIL_COL: T.StringType(),
     "source_bucket": T.StringType(),
 }
+# Columns the job fills itself (besides the bronze partitions, which the read drops): a bronze
+# column of such a name (compared case-insensitively, as Spark does) is kept in `_rescued_data`.
+JOB_FILLED_COLUMNS = frozenset(
+    [*PARTITION_COLS, "fuel_level_percentage", "km_per_liter", REJECT_REASON_COL, RESCUED_COL]
+    + [PARSED_TS_COL, "_rank"]
+)
 # Silver columns that are not bronze columns, or not with their bronze type.
 DERIVED_COLUMNS = (
     EVENT_TS_COL,
@@ -831,15 +837,17 @@ def conform(
 ) -> tuple[DataFrame, dict[str, T.DataType], list[str]]:
     """One batch with one type per column: silver's type where silver has the column, else the
     type most rows of the batch have (ties: the smaller type name). A value of another type is
-    set to null in its column and kept, as JSON, under its column name in `_rescued_data`.
+    set to null in its column and kept, as JSON, under its column name in `_rescued_data`; so is
+    the value of a column named like one the job fills (``JOB_FILLED_COLUMNS``).
 
     Returns the batch, the types of every column now known, and the columns with rescued values.
     """
     target = {**registry, **CONTRACT_FLAT_TYPES}
+    filled = {name.lower() for name in JOB_FILLED_COLUMNS}
     candidates: dict[str, dict[str, list[int]]] = {}
     for i, group in enumerate(groups):
         for f in group.schema.fields:
-            if f.name not in target:
+            if f.name not in target and f.name.lower() not in filled:
                 candidates.setdefault(f.name, {}).setdefault(f.dataType.json(), []).append(i)
     rows: list[int] = [0] * len(groups)
     if any(len(by_type) > 1 for by_type in candidates.values()):
@@ -852,7 +860,9 @@ def conform(
     for group in groups:
         columns, rescued = [], []
         for f in group.schema.fields:
-            if f.dataType == target[f.name]:
+            if f.name.lower() in filled:
+                rescued.append(f.name)
+            elif f.dataType == target[f.name]:
                 columns.append(_col(f.name))
             else:
                 columns.append(F.lit(None).cast(target[f.name]).alias(f.name))

@@ -156,3 +156,25 @@ def test_the_jobs_contract_types_are_the_lambdas_contract_flattened():
     assert {n: t for n, t in job.CONTRACT_FLAT_TYPES.items()} == {
         n: lambda_view[n] for n in job.CONTRACT_FLAT_TYPES
     }
+
+
+def test_a_bronze_column_named_like_one_the_job_fills_is_rescued_not_lost(spark, tmp_path):
+    """Bronze written before the Lambda quarantined such fields may hold them: the run still
+    succeeds, the job's own value fills the column, the bronze value goes to `_rescued_data`."""
+    lake = Lake(tmp_path)
+    extra = with_extra(_rescued_data=pa.string(), km_per_liter=pa.float64(), Event_Day=pa.string())
+    old = record("A", 1.0, D29, _rescued_data='{"a": 1}', km_per_liter=99.0, Event_Day="x")
+    write_bronze(lake.bronze, "old", [old], schema=extra)
+
+    summary = lake.run(spark)  # used to fail every run: AMBIGUOUS_REFERENCE on _rescued_data
+
+    assert summary["status"] == "ok"
+    assert summary["values_rescued"] == {"Event_Day": 1, "_rescued_data": 1, "km_per_liter": 1}
+    (row,) = lake.silver_df(spark).collect()
+    assert json.loads(row["_rescued_data"]) == {
+        "_rescued_data": '{"a": 1}',
+        "km_per_liter": 99.0,
+        "Event_Day": "x",
+    }
+    # 16.0 km on 3.0 liters (bronze_factory's trip); the event day of D29
+    assert (row["km_per_liter"], row["event_day"]) == (round(16.0 / 3.0, 2), "29")

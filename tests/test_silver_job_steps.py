@@ -541,3 +541,5 @@ def test_the_lambda_quarantines_a_field_named_like_any_column_the_job_adds(spark
     bronze_names |= set(contract.LINEAGE.names)
 
     assert added - bronze_names == set(contract.JOB_COLUMNS)
+    # and the job's own list, whose bronze namesakes it rescues (the read drops the partitions)
+    assert added - bronze_names == job.JOB_FILLED_COLUMNS | set(job.BRONZE_PARTITION_COLS)
