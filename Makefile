@@ -47,11 +47,11 @@ setup: $(VENV)/.installed $(TOOLS_VENV)/.installed $(IAM_EVAL)/node_modules/.ins
 	@$(PY) -c "import local_runtime; print('java:', local_runtime.java())"
 
 # Two pytest workers (pytest-xdist), each test file on one of them with its module fixtures:
-# a single process leaves the second core idle while the driver plans (314 s -> 177-255 s here).
+# a single process leaves the second core idle while the driver plans (314 s -> 177-276 s here).
 test: setup ## Run the whole test suite (unit, Spark integration, Lambda, Terraform contract)
 	$(PY) -m pytest -n 2 --dist loadfile
 
-test-faults: setup ## The full fault-injection matrix of the job's commit protocol (about 10 minutes)
+test-faults: setup ## The full fault-injection matrix of the job's commit protocol (about 10-15 minutes)
 	$(PY) -m pytest -m faults tests/test_silver_job_faults.py
 
 demo: setup ## Run the whole pipeline locally on generated data and print silver + the dedup check
