@@ -806,3 +806,13 @@ def test_tfvars_example_sets_only_declared_variables_with_their_types():
     for name, value in example.items():
         declared = variables[name]["type"].removeprefix("${").removesuffix("}")
         assert isinstance(value, python_types[declared]), (name, value, declared)
+
+
+def test_the_ingestion_benchmark_estimates_the_lambda_terraform_deploys():
+    # bench_ingestion.py turns local CPU into a Lambda estimate with the function's memory and
+    # judges it against its timeout: both must be what Terraform deploys by default
+    import bench_ingestion
+
+    function = ("resource", "aws_lambda_function", "this")
+    deployed = [INGESTION.attribute(*function, arg) for arg in ("memory_size", "timeout")]
+    assert deployed == [bench_ingestion.LAMBDA_MEMORY_MB, bench_ingestion.LAMBDA_TIMEOUT_S]
