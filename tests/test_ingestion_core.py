@@ -622,6 +622,28 @@ def test_nesting_at_the_limit_converts_and_round_trips():
     assert (row["a"], row["lists"]) == (nested(63, 7.5), nested(63, "x", "array"))
 
 
+@pytest.mark.parametrize("kind", ["object", "array"])
+def test_a_null_beyond_the_limit_is_too_deep_too(kind):
+    # a top-level field is at level 1: the null here is at level 65
+    deep = {"d": nested(64, None, kind)}
+    path = "d" + (".a" * 64 if kind == "object" else "[]" * 64)
+
+    assert rejected_of([deep, {"carChassis": "C1"}]) == [
+        (0, f"nested deeper than 64 levels (at field {clipped(path)!r})")
+    ]
+    assert rejected_of([{"d": nested(63, None, kind)}]) == []
+
+
+def test_a_record_built_in_python_with_a_key_that_is_not_a_string_is_rejected_alone():
+    # JSON gives only string keys; convert also takes records built in Python (the replay's)
+    table, rejected = convert_records(
+        [{1: "a", "carChassis": "C0"}, {b"k": 1}, {"carChassis": "C1"}]
+    )
+
+    assert rejected == [(0, "field name 1 is not a string"), (1, "field name b'k' is not a string")]
+    assert table["carChassis"].to_pylist() == ["C1"]
+
+
 def test_hostile_nesting_built_in_python_is_rejected_too():
     # convert also takes records that never went through the parser's own depth limit
     ((_, reason),) = rejected_of([{"x": nested(5_000, 1)}])

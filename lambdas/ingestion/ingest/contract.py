@@ -1,6 +1,6 @@
-"""The v1 landing contract (DESIGN.md §2), declared once as Arrow schemas, and the checks of a
-record that pyarrow does not make: ``pa.array`` would store ``true`` in a number field as 1.0
-and truncate 2024.5 in an integer field, and recurses through any nesting."""
+"""The v1 landing contract (DESIGN.md §2), declared once as Arrow schemas, and the check of a
+contract value that pyarrow does not make: ``pa.array`` would store ``true`` in a number field
+as 1.0 and truncate 2024.5 in an integer field."""
 
 import json
 import math
@@ -60,7 +60,7 @@ _INT_FIELDS = {field.name for field in V1_CONTRACT if field.type == pa.int64()}
 
 
 def _spec(struct: pa.StructType) -> dict[str, Any]:
-    """The contract as plain Python for ``check_field``: name -> float | int | str | dict."""
+    """The contract as plain Python for the record walk: name -> float | int | str | dict."""
     kinds = {_D: float, pa.int64(): int, _S: str}
     return {f.name: _spec(f.type) if pa.types.is_struct(f.type) else kinds[f.type] for f in struct}
 

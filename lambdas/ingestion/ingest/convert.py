@@ -2,7 +2,8 @@
 
 Each record is judged in one walk of its values, in file order: the contract's types
 (``contract.check_field``), then what pyarrow does not check or cannot pin on one record: one
-kind of JSON value per field in the file (the first record to give a field a value fixes it),
+kind of JSON value per field in the file (the first kept record to give a field a value fixes
+it),
 finite numbers, the depth, and names the silver job can flatten (no letter-case twins,
 backticks, lineage or job column names, no two paths joined by ``_`` into one column). A
 rejected record fixes no kind and takes no name, so chunking changes nothing. pyarrow infers
@@ -119,37 +120,35 @@ class _Builder:
     def _object(self, value: dict, spec: dict, path: Path, column: bool, found: _Found) -> bool:
         """Judges an object's fields (``spec``: the contract's part of them); whether it holds a
         typed value (not only null, ``[]`` or ``{}``)."""
-        typed = False
+        if value and len(path) >= contract.MAX_NESTING_DEPTH:  # its fields are deeper
+            return self._too_deep((*path, next(iter(value))), found)
+        typed = False  # (the contract's own fields type no column of an unknown field)
         for name, inner in value.items():
             if inner is None:
                 continue
             kind, vtype = spec.get(name), type(inner)
             if vtype is kind:  # a contract field of its type (a contract object's is a dict)
                 if kind is str or (isfinite(inner) if kind is float else inner in INT64):
-                    typed = True
                     continue
             elif kind is float and vtype is int and -EXACT_INT <= inner <= EXACT_INT:
-                typed = True
                 continue
             here = (*path, name)
-            if kind is None:
+            if kind is None and type(name) is not str:  # only a record built in Python
+                found.reason("name", f"field name {name!r} is not a string")
+            elif kind is None:
                 if here not in self.seen:  # else its name was judged in an earlier record
                     self._name(here, found)
                 typed = self._value(inner, here, column, found) or typed
             elif type(kind) is not dict:
                 found.reason("contract", contract.check_field(value, name, kind, here))
-                typed = True
             elif vtype is dict:
-                typed = self._object(inner, kind, here, column, found) or typed
+                self._object(inner, kind, here, column, found)
             else:
                 found.reason("contract", contract.wrong(here, dict, inner))
         return typed
 
     def _value(self, value: object, path: Path, column: bool, found: _Found) -> bool:
         """Judges a value outside the contract, not null; whether it holds a typed one."""
-        if len(path) > (depth := contract.MAX_NESTING_DEPTH):  # pyarrow's time: quadratic in it
-            found.reason("depth", f"nested deeper than {depth} levels (at field {dotted(path)!r})")
-            return False
         kind = contract.json_type(value)
         if (first := found.seen.setdefault(path, kind)) != kind:
             found.reason("kind in record", _incompatible(path, first, kind))
@@ -158,6 +157,8 @@ class _Builder:
         if kind == "object":
             return self._object(value, {}, path, column, found)
         if kind == "array":
+            if value and len(path) >= contract.MAX_NESTING_DEPTH:  # its items are deeper
+                return self._too_deep((*path, None), found)
             typed = any(
                 [self._value(v, (*path, None), False, found) for v in value if v is not None]
             )
@@ -186,7 +187,15 @@ class _Builder:
 
     def _take(self, key: object, value: object, found: _Found) -> object:
         """What the file, else the record, has under ``key``: ``value`` if it is the first."""
-        return self.seen.get(key) or found.seen.setdefault(key, value)
+        return self.seen[key] if key in self.seen else found.seen.setdefault(key, value)
+
+    @staticmethod
+    def _too_deep(path: Path, found: _Found) -> bool:
+        """Refuses a value at ``path``, deeper than the limit (a null too): pyarrow converts a
+        nested value in time quadratic in its depth."""
+        depth = contract.MAX_NESTING_DEPTH
+        found.reason("depth", f"nested deeper than {depth} levels (at field {dotted(path)!r})")
+        return False
 
 
 def _incompatible(path: Path, first: str, second: str) -> str:
