@@ -508,6 +508,27 @@ def test_a_type_clash_costs_no_conversion_beyond_one_per_chunk(monkeypatch):
     assert table["driver"].to_pylist() == ["Ana"] * 8
 
 
+def test_a_lone_surrogate_is_found_in_the_walk_at_no_extra_conversion(monkeypatch):
+    # pyarrow refuses the whole chunk for one: halving it would judge every record again
+    monkeypatch.setattr(convert, "CHUNK_ROWS", 4)
+    conversions = []
+    array = pa.array
+    monkeypatch.setattr(
+        pa, "array", lambda *args, **kw: conversions.append(1) or array(*args, **kw)
+    )
+    bad = [{"carChassis": "\ud800"}, {"x": ["a", "\udfff"]}, {"\ud801": 1}]
+    records = [{"carChassis": f"C{i}", "x": ["é"]} for i in range(5)] + bad
+
+    table, rejected = convert_records(records)
+
+    assert len(conversions) == 2  # 8 records, 2 chunks
+    assert [(index, reason.split(":")[0]) for index, reason in rejected] == [
+        (i, "record cannot be converted to Arrow") for i in (5, 6, 7)
+    ]
+    assert all("surrogates not allowed" in reason for _, reason in rejected)
+    assert table["carChassis"].to_pylist() == [f"C{i}" for i in range(5)]
+
+
 def test_a_record_clashing_at_two_fields_is_told_the_first_in_the_record(monkeypatch):
     # whatever chunk gave the types: "q" from the record just before it, "b" from an earlier chunk
     monkeypatch.setattr(convert, "CHUNK_ROWS", 2)

@@ -35,7 +35,7 @@ _JOB_COLUMNS = {name.casefold() for name in contract.JOB_COLUMNS}
 # UnicodeEncodeError: a lone surrogate (JSON's \ud800 escape), which UTF-8 cannot hold
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, UnicodeEncodeError)
 # A record's reason when it has several; within one kind, the walk's first
-_PRIORITY = ("contract", "depth", "kind in record", "kind in file", "name", "number")
+_PRIORITY = ("contract", "depth", "kind in record", "kind in file", "name", "number", "arrow")
 _TWIN = "fields {!r} and {!r} differ only in letter case (ambiguous in Spark, Glue and Athena)"
 _FLAT = (
     "fields {!r} and {!r} both become the column {!r} when the silver job flattens structs with '_'"
@@ -128,7 +128,11 @@ class _Builder:
                 continue
             kind, vtype = spec.get(name), type(inner)
             if vtype is kind:  # a contract field of its type (a contract object's is a dict)
-                if kind is str or (isfinite(inner) if kind is float else inner in INT64):
+                if kind is str:
+                    if not inner.isascii():
+                        found.reason("arrow", _unencodable(inner))
+                    continue
+                if isfinite(inner) if kind is float else inner in INT64:
                     continue
             elif kind is float and vtype is int and -EXACT_INT <= inner <= EXACT_INT:
                 continue
@@ -166,6 +170,8 @@ class _Builder:
             typed = True
             if type(value) is float and not isfinite(value):
                 found.reason("number", f"field {dotted(path)!r}: {value!r} is not a finite number")
+            elif type(value) is str and not value.isascii():
+                found.reason("arrow", _unencodable(value))
             found.large_ints |= type(value) is int and abs(value) > EXACT_INT
         if column and typed and ("column", path) not in self.seen:  # a new column of silver
             found.seen["column", path] = True
@@ -184,6 +190,8 @@ class _Builder:
             found.reason("name", _BACKTICK.format(dotted(path)))
         elif len(path) == 1 and name.casefold() in _LINEAGE:
             found.reason("name", f"field {name!r} collides with the bronze lineage column")
+        elif not name.isascii():
+            found.reason("arrow", _unencodable(name))
 
     def _take(self, key: object, value: object, found: _Found) -> object:
         """What the file, else the record, has under ``key``: ``value`` if it is the first."""
@@ -196,6 +204,16 @@ class _Builder:
         depth = contract.MAX_NESTING_DEPTH
         found.reason("depth", f"nested deeper than {depth} levels (at field {dotted(path)!r})")
         return False
+
+
+def _unencodable(text: str) -> str | None:
+    """Why pyarrow would refuse ``text`` (a lone surrogate, which UTF-8 cannot hold), or None:
+    found in the walk, it costs no halving of the chunk."""
+    try:
+        text.encode()
+    except UnicodeEncodeError as exc:
+        return f"record cannot be converted to Arrow: {exc}"
+    return None
 
 
 def _incompatible(path: Path, first: str, second: str) -> str:
