@@ -529,6 +529,28 @@ def test_a_lone_surrogate_is_found_in_the_walk_at_no_extra_conversion(monkeypatc
     assert table["carChassis"].to_pylist() == [f"C{i}" for i in range(5)]
 
 
+def test_a_record_pyarrow_refuses_after_the_walk_is_rejected_alone_and_fixes_no_kind(monkeypatch):
+    # the safety net for a refusal the walk does not foresee: here pyarrow "refuses" one record
+    array = pa.array
+
+    def refusing(values, *args, **kw):
+        if any("boom" in value for value in values):
+            raise pa.ArrowInvalid("refused")
+        return array(values, *args, **kw)
+
+    monkeypatch.setattr(pa, "array", refusing)
+    records = [{"a": 1}, {"x": "s", "boom": 1}, {"x": 2}, {"a": 3}]
+
+    table, rejected = convert_records(records)
+
+    assert rejected == [(1, "record cannot be converted to Arrow: refused")]
+    assert rows_without_contract(table) == [
+        {"a": 1.0, "x": None},
+        {"a": None, "x": 2.0},
+        {"a": 3.0, "x": None},
+    ]
+
+
 def test_a_record_clashing_at_two_fields_is_told_the_first_in_the_record(monkeypatch):
     # whatever chunk gave the types: "q" from the record just before it, "b" from an earlier chunk
     monkeypatch.setattr(convert, "CHUNK_ROWS", 2)

@@ -3,15 +3,14 @@
 Each record is judged in one walk of its values, in file order: the contract's types
 (``contract.check_field``), then what pyarrow does not check or cannot pin on one record: one
 kind of JSON value per field in the file (the first kept record to give a field a value fixes
-it),
-finite numbers, the depth, and names the silver job can flatten (no letter-case twins,
-backticks, lineage or job column names, no two paths joined by ``_`` into one column). A
-rejected record fixes no kind and takes no name, so chunking changes nothing. pyarrow infers
-the kept records' types a chunk at a time (``pa.array``) and merges them (``unify_schemas``); a
-chunk it still refuses (a lone surrogate) is halved down to the record it refuses. In the
-table, contract columns come first with their types, the others by name, every other number a
-double; a field with no typed value in the file (only null, ``[]``, ``{}``) is left out: any
-guessed type would clash with the next file's.
+it), finite numbers, the depth, strings UTF-8 can hold, and names the silver job can flatten
+(no letter-case twins, backticks, lineage or job column names, no two paths joined by ``_``
+into one column). A rejected record fixes no kind and takes no name, so chunking changes
+nothing. pyarrow infers the kept records' types a chunk at a time (``pa.array``) and merges
+them (``unify_schemas``); a chunk it still refuses is halved down to the record it refuses. In
+the table, contract columns come first with their types, the others by name, every other
+number a double; a field with no typed value in the file (only null, ``[]``, ``{}``) is left
+out: any guessed type would clash with the next file's.
 """
 
 import datetime as dt
@@ -32,7 +31,7 @@ CHUNK_ROWS = 4096  # records converted together: at most one chunk of parsed dic
 _CONTRACT = pa.struct(list(contract.V1_CONTRACT))
 _LINEAGE = {name.casefold() for name in contract.LINEAGE.names}
 _JOB_COLUMNS = {name.casefold() for name in contract.JOB_COLUMNS}
-# UnicodeEncodeError: a lone surrogate (JSON's \ud800 escape), which UTF-8 cannot hold
+# What pa.array raises on a value the walk let through (none is known: a safety net)
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, UnicodeEncodeError)
 # A record's reason when it has several; within one kind, the walk's first
 _PRIORITY = ("contract", "depth", "kind in record", "kind in file", "name", "number", "arrow")
