@@ -490,14 +490,18 @@ def test_a_drifting_field_costs_only_the_drifting_records_the_first_type_stays(w
     assert len(kept) + len(rejected) == len(records)  # every record in bronze or rejected
 
 
-def test_a_type_clash_costs_no_conversion_beyond_one_per_chunk(monkeypatch):
+@pytest.fixture
+def conversions(monkeypatch) -> list[int]:
+    """One entry per ``pa.array`` call (the conversions of chunks and their halves)."""
+    calls: list[int] = []
+    array = pa.array
+    monkeypatch.setattr(pa, "array", lambda *args, **kw: calls.append(1) or array(*args, **kw))
+    return calls
+
+
+def test_a_type_clash_costs_no_conversion_beyond_one_per_chunk(monkeypatch, conversions):
     # the clashing records are rejected before pyarrow converts the chunk, which never fails
     monkeypatch.setattr(convert, "CHUNK_ROWS", 4)
-    conversions = []
-    array = pa.array
-    monkeypatch.setattr(
-        pa, "array", lambda *args, **kw: conversions.append(1) or array(*args, **kw)
-    )
     records = [{"driver": "Ana"} if i % 3 else {"driver": {"name": "Ana"}} for i in range(1, 13)]
 
     table, rejected = convert_records(records)
@@ -508,14 +512,9 @@ def test_a_type_clash_costs_no_conversion_beyond_one_per_chunk(monkeypatch):
     assert table["driver"].to_pylist() == ["Ana"] * 8
 
 
-def test_a_lone_surrogate_is_found_in_the_walk_at_no_extra_conversion(monkeypatch):
+def test_a_lone_surrogate_is_found_in_the_walk_at_no_extra_conversion(monkeypatch, conversions):
     # pyarrow refuses the whole chunk for one: halving it would judge every record again
     monkeypatch.setattr(convert, "CHUNK_ROWS", 4)
-    conversions = []
-    array = pa.array
-    monkeypatch.setattr(
-        pa, "array", lambda *args, **kw: conversions.append(1) or array(*args, **kw)
-    )
     bad = [{"carChassis": "\ud800"}, {"x": ["a", "\udfff"]}, {"\ud801": 1}]
     records = [{"carChassis": f"C{i}", "x": ["é"]} for i in range(5)] + bad
 
