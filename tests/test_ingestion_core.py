@@ -335,7 +335,7 @@ def test_values_beyond_what_python_or_arrow_hold_reject_their_record_not_the_fil
 
     reasons = [(item.index, reason) for item, reason in rejected]
     assert reasons[:2] == [
-        (1, "field 'currentMileage': 1" + "0" * 400 + " is not a finite number"),
+        (1, "field 'currentMileage': 1" + "0" * 36 + "... is not a finite number"),
         (2, "field 'year': \"" + "1" * 36 + "... is out of the int64 range"),
     ]
     assert [(index, reason[:50]) for index, reason in reasons[2:]] == [
@@ -343,6 +343,44 @@ def test_values_beyond_what_python_or_arrow_hold_reject_their_record_not_the_fil
         (4, "record cannot be converted to Arrow: 'utf-8' codec"),
     ]
     assert table["carChassis"].to_pylist() == ["C0", "C1"]
+
+
+def test_a_reason_quotes_a_number_clipped_even_one_too_long_to_print():
+    huge = 10**5000  # only a record built in Python (replay, local callers) holds one
+    records = [
+        {"year": -(2**70)},
+        {"year": huge},
+        {"color": huge},
+        {"currentMileage": "9" * 400},
+        {b"x" * 100: 1},
+        {"carChassis": "C0"},
+    ]
+
+    table, rejected = convert_records(records)
+
+    assert rejected == [
+        (0, "field 'year': -1180591620717411303424 is out of the int64 range"),
+        (1, "field 'year': an integer of over 4,300 digits is out of the int64 range"),
+        (2, "field 'color' must be a string per the v1 contract, got number ..."),
+        (3, "field 'currentMileage': '" + "9" * 36 + "... is not a finite number"),
+        (4, "field name b'" + "x" * 35 + "... is not a string"),
+    ]
+    assert table["carChassis"].to_pylist() == ["C0"]
+
+
+def test_a_refusal_the_walk_does_not_foresee_is_quoted_in_at_most_200_characters(monkeypatch):
+    array = pa.array
+
+    def refusing(values, *args, **kw):
+        if any("boom" in value for value in values):
+            raise pa.ArrowInvalid("refused " + "z" * 500)
+        return array(values, *args, **kw)
+
+    monkeypatch.setattr(pa, "array", refusing)
+
+    _, rejected = convert_records([{"a": 1}, {"boom": 1}])
+
+    assert rejected == [(1, "record cannot be converted to Arrow: refused " + "z" * 192)]
 
 
 def test_non_finite_numbers_are_caught_in_every_chunk(monkeypatch):

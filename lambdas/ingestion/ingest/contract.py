@@ -76,12 +76,25 @@ def json_type(value: Any) -> str:
 
 
 def short(value: Any) -> str:
-    """A JSON value abbreviated for a reason (one nested too deep to print is elided)."""
+    """A JSON value abbreviated for a reason (one too deep or too long to print is elided)."""
     try:
         text = json.dumps(value, ensure_ascii=False)
     except (RecursionError, ValueError):
-        text = "{...}" if isinstance(value, dict) else "[...]"
+        text = {dict: "{...}", list: "[...]"}.get(type(value), "...")
+    return _clip(text)
+
+
+def _clip(text: str) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def shown(value: Any) -> str:
+    """A Python value as a reason shows it (``repr``), clipped; an integer too long for ``repr``
+    (only a record built in Python) is named as such."""
+    try:
+        return _clip(repr(value))
+    except ValueError:
+        return "an integer of over 4,300 digits"
 
 
 def check_field(record: dict, name: str, kind: type, field: tuple) -> str | None:
@@ -108,11 +121,11 @@ def check_field(record: dict, name: str, kind: type, field: tuple) -> str | None
         except OverflowError:  # an integer beyond the largest double
             number = math.inf
         if not math.isfinite(number):
-            return f"field {path!r}: {record[name]!r} is not a finite number"
+            return f"field {path!r}: {shown(record[name])} is not a finite number"
     elif type(value) is float and not value.is_integer():
-        return f"field {path!r} must be an integer, got {record[name]!r}"
+        return f"field {path!r} must be an integer, got {shown(record[name])}"
     elif (number := int(value)) not in INT64:
-        return f"field {path!r}: {record[name]} is out of the int64 range"
+        return f"field {path!r}: {shown(record[name])} is out of the int64 range"
     record[name] = number
     return None
 

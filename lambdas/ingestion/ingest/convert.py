@@ -95,7 +95,8 @@ class _Builder:
             if len(items) > 1:
                 self.add(items[: len(items) // 2])
                 return self.add(items[len(items) // 2 :])
-            verdicts, arr = [(items[0], f"record cannot be converted to Arrow: {exc}", None)], []
+            reason = f"record cannot be converted to Arrow: {str(exc)[:200]}"
+            verdicts, arr = [(items[0], reason, None)], []
         self.rejected += [(item, reason) for item, reason, _ in verdicts if reason]
         if len(arr):
             self.chunks.append(arr)
@@ -137,7 +138,7 @@ class _Builder:
                 continue
             here = (*path, name)
             if kind is None and type(name) is not str:  # only a record built in Python
-                found.reason("name", f"field name {name!r} is not a string")
+                found.reason("name", f"field name {contract.shown(name)} is not a string")
             elif kind is None:
                 if here not in self.seen:  # else its name was judged in an earlier record
                     self._name(here, found)
