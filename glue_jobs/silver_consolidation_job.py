@@ -800,19 +800,21 @@ DERIVED_COLUMNS = (
 
 def read_bronze_groups(spark: SparkSession, paths: list[str]) -> list[DataFrame]:
     """The bronze files as DataFrames of one schema each, flattened: one merged read when the
-    files agree, else one read per distinct file schema, so a type conflict never fails a run."""
+    files agree, else one read per distinct file schema, so a type conflict never fails a run,
+    nor do two files whose paths flatten to one column (``ext.p`` in one, ``ext_p`` in another)."""
     try:
-        groups = [spark.read.option("mergeSchema", "true").parquet(*paths)]
-    except Exception as exc:  # AnalysisException / SparkException: "Failed to merge ..."
+        merged = spark.read.option("mergeSchema", "true").parquet(*paths)
+        return [flatten(merged.drop(*BRONZE_PARTITION_COLS))]
+    except Exception as exc:  # "Failed to merge ...", COLUMN_ALREADY_EXISTS, SchemaError
         first_line = (str(exc).strip().splitlines() or [""])[0][:300]
-        logger.warning("bronze files disagree on types, read per schema: %s", first_line)
-        by_schema: dict[str, list[str]] = {}
-        for path in paths:
-            by_schema.setdefault(spark.read.parquet(path).schema.json(), []).append(path)
-        groups = [
-            spark.read.schema(T.StructType.fromJson(json.loads(key))).parquet(*group)
-            for key, group in sorted(by_schema.items())
-        ]
+        logger.warning("bronze files disagree on types or names, read per schema: %s", first_line)
+    by_schema: dict[str, list[str]] = {}
+    for path in paths:
+        by_schema.setdefault(spark.read.parquet(path).schema.json(), []).append(path)
+    groups = [
+        spark.read.schema(T.StructType.fromJson(json.loads(key))).parquet(*group)
+        for key, group in sorted(by_schema.items())
+    ]
     return [flatten(g.drop(*BRONZE_PARTITION_COLS)) for g in groups]
 
 
@@ -838,34 +840,41 @@ def conform(
     """One batch with one type per column: silver's type where silver has the column, else the
     type most rows of the batch have (ties: the smaller type name). A value of another type is
     set to null in its column and kept, as JSON, under its column name in `_rescued_data`; so is
-    the value of a column named like one the job fills (``JOB_FILLED_COLUMNS``).
+    the value of a column named like one the job fills (``JOB_FILLED_COLUMNS``). Names compare
+    case-insensitively, as Spark, Glue and Athena resolve them: ``Tire`` in one file is the column
+    ``tire`` of another (named as silver names it, else by the smallest spelling in the batch).
 
     Returns the batch, the types of every column now known, and the columns with rescued values.
     """
-    target = {**registry, **CONTRACT_FLAT_TYPES}
+    known = {**registry, **CONTRACT_FLAT_TYPES}
+    names = {name.lower(): name for name in known}
+    target = {name.lower(): dtype for name, dtype in known.items()}
     filled = {name.lower() for name in JOB_FILLED_COLUMNS}
     candidates: dict[str, dict[str, list[int]]] = {}
     for i, group in enumerate(groups):
         for f in group.schema.fields:
-            if f.name not in target and f.name.lower() not in filled:
-                candidates.setdefault(f.name, {}).setdefault(f.dataType.json(), []).append(i)
+            key = f.name.lower()
+            if key not in target and key not in filled:
+                candidates.setdefault(key, {}).setdefault(f.dataType.json(), []).append(i)
+                names[key] = min(names.get(key, f.name), f.name)
     rows: list[int] = [0] * len(groups)
     if any(len(by_type) > 1 for by_type in candidates.values()):
         rows = [g.count() for g in groups]  # only when a new column's type is disputed
-    for name, by_type in sorted(candidates.items()):
+    for key, by_type in sorted(candidates.items()):
         best = min(by_type.items(), key=lambda kv: (-sum(rows[i] for i in kv[1]), kv[0]))
-        target[name] = _type(best[0])
+        target[key] = _type(best[0])
     out: DataFrame | None = None
     rescued_names: set[str] = set()
     for group in groups:
         columns, rescued = [], []
         for f in group.schema.fields:
-            if f.name.lower() in filled:
+            key = f.name.lower()
+            if key in filled:
                 rescued.append(f.name)
-            elif f.dataType == target[f.name]:
-                columns.append(_col(f.name))
+            elif f.dataType == target[key]:
+                columns.append(_col(f.name).alias(names[key]))
             else:
-                columns.append(F.lit(None).cast(target[f.name]).alias(f.name))
+                columns.append(F.lit(None).cast(target[key]).alias(names[key]))
                 rescued.append(f.name)
         rescued_names.update(rescued)
         if rescued:
@@ -874,7 +883,7 @@ def conform(
         else:
             columns.append(F.lit(None).cast("string").alias(RESCUED_COL))
         out = union_by_name(out, group.select(*columns))
-    return out, target, sorted(rescued_names)
+    return out, {names[key]: dtype for key, dtype in target.items()}, sorted(rescued_names)
 
 
 class ConcurrentRunError(RuntimeError):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import silver_consolidation_job as job
 from bronze_factory import V1_SCHEMA, record, write_bronze
 from pyspark.sql import types as T
@@ -178,3 +179,67 @@ def test_a_bronze_column_named_like_one_the_job_fills_is_rescued_not_lost(spark,
     }
     # 16.0 km on 3.0 liters (bronze_factory's trip); the event day of D29
     assert (row["km_per_liter"], row["event_day"]) == (round(16.0 / 3.0, 2), "29")
+
+
+def silver_files(lake) -> list:
+    return sorted(lake.silver.rglob("*.parquet"))
+
+
+def test_letter_case_twins_in_different_files_are_one_column_of_one_type(spark, tmp_path):
+    """Spark, Glue and Athena resolve names case-insensitively: `Tire` in a later file is the
+    column `tire`, so its text is rescued, not written as a second type of that column."""
+    files = [
+        ("lower", [record("A", 1.0, D29, tire=1.5)], with_extra(tire=pa.float64())),
+        ("title", [record("B", 1.0, D30, Tire="low")], with_extra(Tire=pa.string())),
+        ("upper", [record("C", 1.0, D30, TIRE=2.5)], with_extra(TIRE=pa.float64())),
+    ]
+    outcomes = {}
+    for runs in ([files[:1], files[1:]], [files]):  # the first in a run of its own, or together
+        lake = Lake(tmp_path / str(len(runs)))
+        for i, batch in enumerate(runs):
+            for name, records, schema in batch:
+                write_bronze(lake.bronze, name, records, schema=schema, mtime=1_700_000_000 + i)
+            summary = lake.run(spark)
+        assert (summary["status"], summary["values_rescued"]) == ("ok", {"Tire": 1})
+        schemas = [pq.read_schema(path) for path in silver_files(lake)]
+        (column,) = {name for s in schemas for name in s.names if name.lower() == "tire"}
+        assert len(schemas) == 2 and {s.field(column).type for s in schemas} == {pa.float64()}
+        outcomes[len(runs)] = rows(lake.silver_df(spark), "carChassis", column, "_rescued_data")
+    # silver names the column as it first had it, or by the smallest spelling in one batch
+    assert column == "TIRE"
+    assert (
+        outcomes[2]
+        == outcomes[1]
+        == [
+            ("A", 1.5, None),
+            ("B", None, '{"Tire":"low"}'),
+            ("C", 2.5, None),
+        ]
+    )
+
+
+def test_paths_that_flatten_to_one_column_in_different_files_fill_that_column(spark, tmp_path):
+    """Each file is valid alone (the Lambda checks names within a file): `ext.p` in one and
+    `ext_p` in another are the column `ext_p`, in one run, in a later one, in a full refresh."""
+    lake = Lake(tmp_path)
+
+    def put(name, rec, mtime, **types):
+        write_bronze(lake.bronze, name, [rec], schema=with_extra(**types), mtime=mtime)
+
+    put("nested", record("A", 1.0, D29, ext={"p": 1.0}), 1, ext=pa.struct([("p", pa.float64())]))
+    put("flat", record("B", 1.0, D29, ext_p=2.0), 1, ext_p=pa.float64())
+    first = lake.run(spark)  # used to fail every run: "flattening maps both 'ext_p' and 'ext.p'"
+    put("text", record("C", 1.0, D30, ext_p="x"), 2, ext_p=pa.string())
+    second = lake.run(spark)
+    incremental = rows(lake.silver_df(spark), "carChassis", "ext_p", "_rescued_data")
+
+    refresh = lake.run(spark, full_refresh=True)
+
+    assert [s["status"] for s in (first, second, refresh)] == ["ok"] * 3
+    assert [s["values_rescued"] for s in (first, second, refresh)] == [
+        {},
+        {"ext_p": 1},
+        {"ext_p": 1},
+    ]
+    assert incremental == [("A", 1.0, None), ("B", 2.0, None), ("C", None, '{"ext_p":"x"}')]
+    assert rows(lake.silver_df(spark), "carChassis", "ext_p", "_rescued_data") == incremental
