@@ -82,8 +82,7 @@ class Config:
         object.__setattr__(self, "quarantine_prefix", quarantine)
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Config":
-        env = os.environ if environ is None else environ
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> "Config":
         return cls(
             env.get("BRONZE_BUCKET", "").strip(),
             env.get("BRONZE_PREFIX") or keys.DEFAULT_BRONZE_PREFIX,
@@ -207,11 +206,8 @@ def process_object(store: Any, source: SourceObject, config: Config) -> dict[str
         message = "converted" if outcome["status"] == "processed" else "quarantined"
         clean = message == "converted" and "quarantine_key" not in outcome
         log = logger.info if clean else logger.warning
-    log(
-        json.dumps(
-            {"message": message, **outcome, "ms": round((time.perf_counter() - started) * 1000, 1)}
-        )
-    )
+    ms = round((time.perf_counter() - started) * 1000, 1)
+    log(json.dumps({"message": message, **outcome, "ms": ms}))
     return outcome
 
 
