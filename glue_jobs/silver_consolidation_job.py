@@ -110,6 +110,8 @@ REQUIRED_SESSION_CONF = {
     "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
     # Partition values and naive timestamps are defined in UTC.
     "spark.sql.session.timeZone": "UTC",
+    # Names resolve as in Glue's catalog and Athena: `conform` makes letter-case twins one column.
+    "spark.sql.caseSensitive": "false",
 }
 # Speed only (docs/benchmarks/job-speed.md): the batch is cached once and read three times;
 # uncompressed, the cache is built and read faster (it spills to disk, as any cache, when

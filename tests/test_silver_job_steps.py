@@ -458,6 +458,15 @@ def test_require_safe_session_refuses_partition_type_inference(spark):
         spark.conf.set(key, "false")
 
 
+def test_require_safe_session_refuses_case_sensitive_names(spark):
+    spark.conf.set("spark.sql.caseSensitive", "true")
+    try:
+        with pytest.raises(RuntimeError, match="caseSensitive=false"):
+            job.require_safe_session(spark)
+    finally:
+        spark.conf.set("spark.sql.caseSensitive", "false")
+
+
 def test_job_config_validates_flag_time_zone_and_paths():
     args = {"bronze_path": "b/", "silver_path": "s", "quarantine_path": "q"}
     config = job.JobConfig.from_args({**args, "full_refresh": "TRUE", "source_timezone": "-03:00"})
