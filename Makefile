@@ -14,7 +14,7 @@ DEMO_LANDING := $(LAKE)/landing
 IMPORT_DIRS  := ('glue_jobs', 'lambdas/ingestion', 'scripts')
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test test-faults demo lint fmt bench bench-2m tf-check tf-validate clean
+.PHONY: help setup test test-faults test-drift-fuzz demo lint fmt bench bench-2m tf-check tf-validate clean
 
 help: ## List every target with what it does
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -53,6 +53,9 @@ test: setup ## Run the whole test suite (unit, Spark integration, Lambda, Terraf
 
 test-faults: setup ## The full fault-injection matrix of the job's commit protocol (about 10-15 minutes)
 	$(PY) -m pytest -m faults tests/test_silver_job_faults.py
+
+test-drift-fuzz: setup ## 40 random schema-drift cases through the job, in one run and a run per file (about 15 minutes)
+	$(PY) -m pytest -m fuzz tests/test_silver_job_drift_fuzz.py
 
 demo: setup ## Run the whole pipeline locally on generated data and print silver + the dedup check
 	$(PY) scripts/run_demo.py --lake $(LAKE)
