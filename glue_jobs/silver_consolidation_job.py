@@ -808,6 +808,7 @@ def read_bronze_groups(spark: SparkSession, paths: list[str]) -> list[DataFrame]
         merged = spark.read.option("mergeSchema", "true").parquet(*paths)
         return [flatten(merged.drop(*BRONZE_PARTITION_COLS))]
     except Exception as exc:  # "Failed to merge ...", COLUMN_ALREADY_EXISTS, SchemaError
+        # (letter-case twins of one type merge into one field, spelled as the first file has it)
         first_line = (str(exc).strip().splitlines() or [""])[0][:300]
         logger.warning("bronze files disagree on types or names, read per schema: %s", first_line)
     by_schema: dict[str, list[str]] = {}
@@ -842,9 +843,10 @@ def conform(
     """One batch with one type per column: silver's type where silver has the column, else the
     type most rows of the batch have (ties: the smaller type name). A value of another type is
     set to null in its column and kept, as JSON, under its column name in `_rescued_data`; so is
-    the value of a column named like one the job fills (``JOB_FILLED_COLUMNS``). Names compare
-    case-insensitively, as Spark, Glue and Athena resolve them: ``Tire`` in one file is the column
-    ``tire`` of another (named as silver names it, else by the smallest spelling in the batch).
+    the value of a column named like one the job fills (``JOB_FILLED_COLUMNS``), under its own.
+    Names compare case-insensitively, as Spark, Glue and Athena resolve them: ``Tire`` in one
+    file is the column ``tire`` of another, spelled as silver spells it, else as the batch's
+    groups do (the smallest spelling; a merged read keeps its first file's).
 
     Returns the batch, the types of every column now known, and the columns with rescued values.
     """
@@ -868,19 +870,19 @@ def conform(
     out: DataFrame | None = None
     rescued_names: set[str] = set()
     for group in groups:
-        columns, rescued = [], []
+        columns, rescued = [], {}  # rescued: its key in `_rescued_data` -> the group's column
         for f in group.schema.fields:
             key = f.name.lower()
             if key in filled:
-                rescued.append(f.name)
+                rescued[f.name] = f.name
             elif f.dataType == target[key]:
                 columns.append(_col(f.name).alias(names[key]))
             else:
                 columns.append(F.lit(None).cast(target[key]).alias(names[key]))
-                rescued.append(f.name)
+                rescued[names[key]] = f.name
         rescued_names.update(rescued)
         if rescued:
-            as_json = F.to_json(F.struct(*[_col(n).alias(n) for n in rescued]))
+            as_json = F.to_json(F.struct(*[_col(n).alias(k) for k, n in rescued.items()]))
             columns.append(F.when(as_json != "{}", as_json).alias(RESCUED_COL))
         else:
             columns.append(F.lit(None).cast("string").alias(RESCUED_COL))
