@@ -54,7 +54,7 @@ test: setup ## Run the whole test suite (unit, Spark integration, Lambda, Terraf
 test-faults: setup ## The full fault-injection matrix of the job's commit protocol (about 10-15 minutes)
 	$(PY) -m pytest -m faults tests/test_silver_job_faults.py
 
-test-drift-fuzz: setup ## 40 random schema-drift cases through the job, in one run and a run per file (about 15 minutes)
+test-drift-fuzz: setup ## 40 random schema-drift cases through the job, in one run, two runs and a run per file (15-20 minutes)
 	$(PY) -m pytest -m fuzz tests/test_silver_job_drift_fuzz.py
 
 demo: setup ## Run the whole pipeline locally on generated data and print silver + the dedup check
