@@ -4,6 +4,7 @@ whole rows compared."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 import silver_consolidation_job as job
@@ -438,33 +439,22 @@ def test_union_by_name_fills_columns_missing_on_either_side(spark):
 
 
 # --- configuration and safety --------------------------------------------------------------
-def test_require_safe_session_refuses_static_overwrite(spark):
-    spark.conf.set("spark.sql.sources.partitionOverwriteMode", "static")
+@pytest.mark.parametrize(
+    ("key", "unsafe", "safe"),
+    [
+        ("spark.sql.sources.partitionOverwriteMode", "static", "dynamic"),
+        ("spark.sql.sources.partitionColumnTypeInference.enabled", "true", "false"),
+        ("spark.sql.caseSensitive", "true", "false"),
+    ],
+)
+def test_require_safe_session_refuses_each_unsafe_setting(spark, key, unsafe, safe):
+    spark.conf.set(key, unsafe)
     try:
-        with pytest.raises(RuntimeError, match="partitionOverwriteMode=dynamic"):
+        with pytest.raises(RuntimeError, match=re.escape(f"must have {key}={safe} (it has")):
             job.require_safe_session(spark)
     finally:
-        spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
+        spark.conf.set(key, safe)
     job.require_safe_session(spark)
-
-
-def test_require_safe_session_refuses_partition_type_inference(spark):
-    key = "spark.sql.sources.partitionColumnTypeInference.enabled"
-    spark.conf.set(key, "true")
-    try:
-        with pytest.raises(RuntimeError, match="partitionColumnTypeInference"):
-            job.require_safe_session(spark)
-    finally:
-        spark.conf.set(key, "false")
-
-
-def test_require_safe_session_refuses_case_sensitive_names(spark):
-    spark.conf.set("spark.sql.caseSensitive", "true")
-    try:
-        with pytest.raises(RuntimeError, match="caseSensitive=false"):
-            job.require_safe_session(spark)
-    finally:
-        spark.conf.set("spark.sql.caseSensitive", "false")
 
 
 def test_job_config_validates_flag_time_zone_and_paths():
