@@ -368,15 +368,25 @@ def test_a_reason_quotes_a_number_clipped_even_one_too_long_to_print():
     assert table["carChassis"].to_pylist() == ["C0"]
 
 
-def test_a_refusal_the_walk_does_not_foresee_is_quoted_in_at_most_200_characters(monkeypatch):
+@pytest.fixture
+def arrow_refuses(monkeypatch):
+    """``refuse(message)``: from then on ``pa.array`` refuses, with ``message``, every chunk that
+    holds a record with a field ``boom`` (a refusal the walk does not foresee)."""
     array = pa.array
 
-    def refusing(values, *args, **kw):
-        if any("boom" in value for value in values):
-            raise pa.ArrowInvalid("refused " + "z" * 500)
-        return array(values, *args, **kw)
+    def refuse(message: str) -> None:
+        def refusing(values, *args, **kw):
+            if any("boom" in value for value in values):
+                raise pa.ArrowInvalid(message)
+            return array(values, *args, **kw)
 
-    monkeypatch.setattr(pa, "array", refusing)
+        monkeypatch.setattr(pa, "array", refusing)
+
+    return refuse
+
+
+def test_a_refusal_the_walk_does_not_foresee_is_quoted_in_at_most_200_characters(arrow_refuses):
+    arrow_refuses("refused " + "z" * 500)
 
     _, rejected = convert_records([{"a": 1}, {"boom": 1}])
 
@@ -566,16 +576,11 @@ def test_a_lone_surrogate_is_found_in_the_walk_at_no_extra_conversion(monkeypatc
     assert table["carChassis"].to_pylist() == [f"C{i}" for i in range(5)]
 
 
-def test_a_record_pyarrow_refuses_after_the_walk_is_rejected_alone_and_fixes_no_kind(monkeypatch):
+def test_a_record_pyarrow_refuses_after_the_walk_is_rejected_alone_and_fixes_no_kind(
+    arrow_refuses,
+):
     # the safety net for a refusal the walk does not foresee: here pyarrow "refuses" one record
-    array = pa.array
-
-    def refusing(values, *args, **kw):
-        if any("boom" in value for value in values):
-            raise pa.ArrowInvalid("refused")
-        return array(values, *args, **kw)
-
-    monkeypatch.setattr(pa, "array", refusing)
+    arrow_refuses("refused")
     records = [{"a": 1}, {"x": "s", "boom": 1}, {"x": 2}, {"a": 3}]
 
     table, rejected = convert_records(records)
