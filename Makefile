@@ -14,17 +14,27 @@ DEMO_LANDING := $(LAKE)/landing
 IMPORT_DIRS  := ('glue_jobs', 'lambdas/ingestion', 'scripts')
 
 .DEFAULT_GOAL := help
-.PHONY: help setup test test-faults test-drift-fuzz demo lint fmt bench bench-2m tf-check tf-validate clean
+.PHONY: help setup lock test test-faults test-drift-fuzz demo lint fmt bench bench-2m tf-check tf-validate clean
 
 help: ## List every target with what it does
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
 	  awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
 
-# The stamp files make `setup` idempotent: it reinstalls only when pyproject.toml changes.
-$(VENV)/.installed: pyproject.toml
+# Every version installed is in a lock under requirements/ (hashes included), made by uv from
+# pyproject.toml and requirements/*.in (`make lock`). `uv pip sync` makes each venv exactly its
+# lock; the one source distribution (pyspark) builds with the locked requirements/build.txt.
+# The stamp files make `setup` idempotent: a venv is synced again only when its lock changes.
+LOCK_DIR     := requirements
+UV           := $(VENV)/bin/uv
+UV_SYNC      := $(UV) pip sync --quiet --require-hashes --build-constraints $(LOCK_DIR)/build.txt
+LOCK_ARGS    ?=
+UV_COMPILE    = $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+                --custom-compile-command 'make lock' $(LOCK_ARGS)
+
+$(VENV)/.installed: $(LOCK_DIR)/dev.txt $(LOCK_DIR)/build.txt $(LOCK_DIR)/bootstrap.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r $(LOCK_DIR)/bootstrap.txt
+	$(UV_SYNC) --python $(PY) $(LOCK_DIR)/dev.txt
 	@# One import path for everything run with .venv/bin/python: the deployables and the
 	@# scripts are importable by module name (the folders pytest's `pythonpath` names too).
 	$(PY) -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], 'car_telemetry.pth').write_text(''.join(str(pathlib.Path(d).resolve()) + chr(10) for d in $(IMPORT_DIRS)))"
@@ -38,10 +48,16 @@ $(IAM_EVAL)/node_modules/.installed: $(IAM_EVAL)/package.json $(IAM_EVAL)/packag
 
 # checkov pins its own versions of boto3 and friends; it lives in a venv of its own so that
 # the project's pins stay exactly those of the runtime.
-$(TOOLS_VENV)/.installed: Makefile
+$(TOOLS_VENV)/.installed: $(LOCK_DIR)/tools.txt $(VENV)/.installed
 	@test -x $(TOOLS_VENV)/bin/python || $(PYTHON) -m venv $(TOOLS_VENV)
-	$(TOOLS_VENV)/bin/pip install --quiet --disable-pip-version-check checkov==3.3.30
+	$(UV_SYNC) --python $(TOOLS_VENV)/bin/python $(LOCK_DIR)/tools.txt
 	@touch $@
+
+lock: $(VENV)/.installed ## Re-resolve requirements/*.txt from pyproject.toml and requirements/*.in (LOCK_ARGS=--upgrade moves every unpinned transitive version too)
+	$(UV_COMPILE) pyproject.toml --extra dev -o $(LOCK_DIR)/dev.txt
+	$(UV_COMPILE) $(LOCK_DIR)/build.in -o $(LOCK_DIR)/build.txt
+	$(UV_COMPILE) $(LOCK_DIR)/bootstrap.in -o $(LOCK_DIR)/bootstrap.txt
+	$(UV_COMPILE) $(LOCK_DIR)/tools.in -o $(LOCK_DIR)/tools.txt
 
 setup: $(VENV)/.installed $(TOOLS_VENV)/.installed $(IAM_EVAL)/node_modules/.installed ## Create .venv (and .venv-tools for checkov), tests/iam_eval's node_modules, and install everything
 	@$(PY) -c "import local_runtime; print('java:', local_runtime.java())"
