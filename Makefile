@@ -11,7 +11,7 @@ CHECKOV      := $(TOOLS_VENV)/bin/checkov
 SHARED       ?= ../shared
 LAKE         ?= lake
 DEMO_LANDING := $(LAKE)/landing
-IMPORT_DIRS  := ('glue_jobs', 'lambdas/ingestion', 'scripts')
+IMPORT_DIRS  := ('glue_jobs', 'lambdas/ingestion', 'scripts/local', 'scripts/ops', 'bench')
 
 .DEFAULT_GOAL := help
 .PHONY: help setup lock test test-faults test-drift-fuzz demo lint fmt bench bench-2m tf-check tf-validate clean
@@ -35,8 +35,11 @@ $(VENV)/.installed: $(LOCK_DIR)/dev.txt $(LOCK_DIR)/build.txt $(LOCK_DIR)/bootst
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps -r $(LOCK_DIR)/bootstrap.txt
 	$(UV_SYNC) --python $(PY) $(LOCK_DIR)/dev.txt
-	@# One import path for everything run with .venv/bin/python: the deployables and the
-	@# scripts are importable by module name (the folders pytest's `pythonpath` names too).
+	@touch $@
+
+# One import path for everything run with .venv/bin/python: the deployables and the scripts are
+# importable by module name (the folders pytest's `pythonpath` names too).
+$(VENV)/.import-path: $(VENV)/.installed Makefile
 	$(PY) -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], 'car_telemetry.pth').write_text(''.join(str(pathlib.Path(d).resolve()) + chr(10) for d in $(IMPORT_DIRS)))"
 	@touch $@
 
@@ -59,7 +62,7 @@ lock: $(VENV)/.installed ## Re-resolve requirements/*.txt from pyproject.toml an
 	$(UV_COMPILE) $(LOCK_DIR)/bootstrap.in -o $(LOCK_DIR)/bootstrap.txt
 	$(UV_COMPILE) $(LOCK_DIR)/tools.in -o $(LOCK_DIR)/tools.txt
 
-setup: $(VENV)/.installed $(TOOLS_VENV)/.installed $(IAM_EVAL)/node_modules/.installed ## Create .venv (and .venv-tools for checkov), tests/iam_eval's node_modules, and install everything
+setup: $(VENV)/.installed $(VENV)/.import-path $(TOOLS_VENV)/.installed $(IAM_EVAL)/node_modules/.installed ## Create .venv (and .venv-tools for checkov), tests/iam_eval's node_modules, and install everything
 	@$(PY) -c "import local_runtime; print('java:', local_runtime.java())"
 
 # Two pytest workers (pytest-xdist), each test file on one of them with its module fixtures:
@@ -68,13 +71,13 @@ test: setup ## Run the whole test suite (unit, Spark integration, Lambda, Terraf
 	$(PY) -m pytest -n 2 --dist loadfile
 
 test-faults: setup ## The full fault-injection matrix of the job's commit protocol (about 10-15 minutes)
-	$(PY) -m pytest -m faults tests/test_silver_job_faults.py
+	$(PY) -m pytest -m faults tests/test_silver_commit.py
 
 test-drift-fuzz: setup ## 40 random schema-drift cases through the job, in one run, two runs and a run per file (15-20 minutes)
-	$(PY) -m pytest -m fuzz tests/test_silver_job_drift_fuzz.py
+	$(PY) -m pytest -m fuzz tests/test_silver_drift_fuzz.py
 
 demo: setup ## Run the whole pipeline locally on generated data and print silver + the dedup check
-	$(PY) scripts/run_demo.py --lake $(LAKE)
+	$(PY) scripts/local/run_demo.py --lake $(LAKE)
 
 lint: setup ## ruff, terraform fmt, the offline Terraform schema check and checkov
 	$(PY) -m ruff check .
@@ -92,8 +95,8 @@ fmt: setup ## Format Python (ruff) and Terraform in place
 BENCH_RECORDS ?= 20000,400000
 
 bench: setup ## Benchmarks: ingestion Lambda, consolidation job vs lean job (20k/400k), history; writes docs/benchmarks/
-	$(PY) scripts/bench_ingestion.py --out docs/benchmarks
-	$(PY) scripts/bench_consolidation.py --out docs/benchmarks --records $(BENCH_RECORDS)
+	$(PY) bench/bench_ingestion.py --out docs/benchmarks
+	$(PY) bench/bench_consolidation.py --out docs/benchmarks --records $(BENCH_RECORDS)
 
 bench-2m: ## The consolidation ratio table with 2,000,000 records too (about 6 min more than bench)
 	$(MAKE) bench BENCH_RECORDS=20000,400000,2000000

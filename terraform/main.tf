@@ -103,8 +103,10 @@ module "ingestion" {
 module "consolidation_job" {
   source = "./modules/consolidation_job"
 
-  job_name    = "${local.name_prefix}-silver-consolidation"
-  script_path = "${path.root}/../glue_jobs/silver_consolidation_job.py"
+  job_name            = "${local.name_prefix}-silver-consolidation"
+  script_path         = "${path.root}/../glue_jobs/silver_consolidation_job.py"
+  package_dir         = "${path.root}/../glue_jobs/silver_job"
+  package_output_path = "${path.root}/build/silver-job-package.zip"
 
   scripts_bucket_name = module.storage.bucket_names["glue-scripts"]
   temp_bucket_name    = module.storage.bucket_names["glue-temp"]

@@ -6,7 +6,7 @@ terraform {
       source  = "hashicorp/aws"
       version = "~> 6.0"
     }
-    # Zips lambdas/ingestion at plan time (data "archive_file" in modules/ingestion).
+    # Zips lambdas/ingestion and the Glue job's package at plan time (data "archive_file").
     archive = {
       source  = "hashicorp/archive"
       version = "~> 2.5"

@@ -1,4 +1,5 @@
-"""scripts/generate_telemetry.py: determinism, counts, rates, the v1 field set, the seed example.
+"""scripts/local/generate_telemetry.py: determinism, counts, rates, the v1 field set, the seed
+example.
 
 Expectations are computed here from the files' content (parsed with the standard library), not
 with the generator's own helpers.
@@ -18,7 +19,7 @@ import generate_telemetry as gt
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = REPO_ROOT / "scripts" / "generate_telemetry.py"
+SCRIPT = REPO_ROOT / "scripts" / "local" / "generate_telemetry.py"
 PRODUCER_FORMAT = "%a, %d %b %Y %H:%M:%S"  # the C locale's names are the English ones
 
 # DESIGN.md §2, written out: every leaf of a v1 record.

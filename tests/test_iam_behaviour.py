@@ -39,9 +39,7 @@ from pathlib import Path
 import boto3
 import botocore.client
 import pytest
-import silver_consolidation_job as job_script
-from moto import mock_aws
-from test_terraform_contract import (
+from hcl_eval import (
     ACCOUNT,
     CATALOG,
     INGESTION,
@@ -57,6 +55,8 @@ from test_terraform_contract import (
     raw_statements,
     split_s3_uri,
 )
+from moto import mock_aws
+from silver_job import commit
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TESTS = REPO_ROOT / "tests"
@@ -367,10 +367,11 @@ def job_requests() -> list[Request]:
     script_bucket, script_key = split_s3_uri(JOB.value(glue_job()["command"][0]["script_location"]))
     assert silver_bucket == quarantine_bucket
     # where the job's commit protocol stages, taken from the job itself
-    commit_bucket, commits = split_s3_uri(job_script.commit_root(arguments["--silver_path"]))
+    commit_bucket, commits = split_s3_uri(commit.commit_root(arguments["--silver_path"]))
     assert commit_bucket == silver_bucket
 
-    requests = [get(script_bucket, script_key)]
+    package_bucket, package_key = split_s3_uri(arguments["--extra-py-files"])
+    requests = [get(script_bucket, script_key), get(package_bucket, package_key)]
     requests += read_tree(bronze_bucket, bronze.rstrip("/"))
     requests += write_tree(silver_bucket, silver.rstrip("/"))
     requests += write_tree(silver_bucket, quarantine.rstrip("/"))
@@ -431,6 +432,8 @@ JOB_FORBIDDEN = [
     put(
         "glue-scripts-bucket", "car-telemetry-dev-silver-consolidation/silver_consolidation_job.py"
     ),
+    put("glue-scripts-bucket", "car-telemetry-dev-silver-consolidation/silver_job.zip"),
+    get("glue-scripts-bucket", "car-telemetry-dev-silver-consolidation/other.zip"),
     get("glue-scripts-bucket", "other-job/script.py"),
     get("landing-bucket", "landing/car_raw.json"),
     get("other-bucket", "car_telemetry/x.parquet"),

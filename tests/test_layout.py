@@ -7,14 +7,18 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SOURCE_DIRS = ("glue_jobs", "lambdas", "scripts", "tests")
+SOURCE_DIRS = ("glue_jobs", "lambdas", "scripts", "bench", "tests")
 MODULES = {
     "silver_consolidation_job": REPO / "glue_jobs" / "silver_consolidation_job.py",
+    "silver_job.run": REPO / "glue_jobs" / "silver_job" / "run.py",
+    "local_job": REPO / "scripts" / "local" / "local_job.py",
     "handler": REPO / "lambdas" / "ingestion" / "handler.py",
     "ingest.core": REPO / "lambdas" / "ingestion" / "ingest" / "core.py",
     "ingest.contract": REPO / "lambdas" / "ingestion" / "ingest" / "contract.py",
-    "local_runtime": REPO / "scripts" / "local_runtime.py",
-    "run_local_pipeline": REPO / "scripts" / "run_local_pipeline.py",
+    "local_runtime": REPO / "scripts" / "local" / "local_runtime.py",
+    "run_local_pipeline": REPO / "scripts" / "local" / "run_local_pipeline.py",
+    "replay_quarantine": REPO / "scripts" / "ops" / "replay_quarantine.py",
+    "bench_consolidation": REPO / "bench" / "bench_consolidation.py",
 }
 
 
@@ -37,13 +41,3 @@ def test_no_file_of_the_repository_is_loaded_as_two_modules():
             by_file.setdefault(Path(path).resolve(), []).append(module_name)
 
     assert {f: names for f, names in by_file.items() if len(names) > 1} == {}
-
-
-def test_the_local_runtime_shares_the_lambdas_exceptions():
-    import handler
-    import local_runtime
-    from ingest import core
-
-    assert local_runtime.core is core
-    assert handler.process_object is core.process_object
-    assert local_runtime.job is importlib.import_module("silver_consolidation_job")

@@ -1,4 +1,4 @@
-"""scripts/run_local_pipeline.py end to end: generated landing files -> bronze -> silver, over
+"""scripts/local/run_local_pipeline.py end to end: generated landing files -> bronze -> silver, over
 several runs, against an expected result computed here from the landing JSON itself."""
 
 from __future__ import annotations

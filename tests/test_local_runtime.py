@@ -15,7 +15,7 @@ import pytest
 from ingest import core, keys
 
 REPO = Path(__file__).resolve().parents[1]
-CLI = REPO / "scripts" / "local_runtime.py"
+CLI = REPO / "scripts" / "local" / "local_runtime.py"
 LANDING_DATA = REPO / "tests" / "data" / "landing"
 MTIME = dt.datetime(2025, 11, 3, 21, 0, 3, 250000, tzinfo=dt.UTC)
 

@@ -105,7 +105,9 @@ def test_this_venv_holds_exactly_the_dev_lock():
     """What `make setup` installed is the lock: no distribution more, none at another version."""
     expected: dict[str, str] = {}
     for line in (LOCKS / "dev.txt").read_text().splitlines():
-        match = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)\s*(?:;\s*(.*?))?\s*\\?$", line)
+        match = re.match(
+            r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)\s*(?:;\s*(.*?))?\s*\\?$", line
+        )
         if match and (match[3] is None or Marker(match[3]).evaluate()):
             expected[canonicalize_name(match[1])] = match[2]
     installed = {

@@ -1,4 +1,4 @@
-"""scripts/replay_quarantine.py: quarantined files and records back through the ingestion,
+"""scripts/ops/replay_quarantine.py: quarantined files and records back through the ingestion,
 locally and on moto S3, idempotently; counts taken from the landing files themselves."""
 
 import copy
@@ -197,7 +197,7 @@ def record_time(event: dict) -> dt.datetime:
 
 def test_cli_help_and_a_local_run(lake):
     bronze, _ = lake
-    script = REPO / "scripts" / "replay_quarantine.py"
+    script = REPO / "scripts" / "ops" / "replay_quarantine.py"
     help_text = subprocess.run(
         [sys.executable, str(script), "--help"], capture_output=True, text=True, check=True
     ).stdout

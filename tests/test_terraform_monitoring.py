@@ -14,8 +14,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from moto.events.models import EventPattern
-from test_terraform_contract import (
+from hcl_eval import (
     CATALOG,
     INGESTION,
     JOB,
@@ -31,6 +30,7 @@ from test_terraform_contract import (
     module_scope,
     named,
 )
+from moto.events.models import EventPattern
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 JOB_NAME = "car-telemetry-dev-silver-consolidation"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import hcl2
 import pytest
-from test_terraform_contract import (
+from hcl_eval import (
     MODULES,
     ROOT_DOC,
     TF_ROOT,

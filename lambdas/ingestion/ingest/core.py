@@ -1,6 +1,6 @@
 """One landing object -> its bronze file and quarantine entries: the one code path of the
-Lambda, of local runs (``scripts/local_runtime.py``) and of replays
-(``scripts/replay_quarantine.py``). ``plan`` is pure (bytes in, the objects to put out);
+Lambda, of local runs (``scripts/local/local_runtime.py``) and of replays
+(``scripts/ops/replay_quarantine.py``). ``plan`` is pure (bytes in, the objects to put out);
 ``process_object`` reads, plans and puts. Bad content is an outcome; store errors raise, so
 Lambda's retries and failure destination take over."""
 
@@ -32,7 +32,7 @@ class SourceChanged(Exception):
 
 
 class S3Store:
-    """The Lambda's store (``scripts/local_runtime.py``'s ``LocalStore`` has the same methods);
+    """The Lambda's store (``local_runtime.py``'s ``LocalStore`` has the same methods);
     it creates its boto3 client when first used, not at import."""
 
     def __init__(self, client: Any = None) -> None:

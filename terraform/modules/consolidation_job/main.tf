@@ -18,7 +18,11 @@ locals {
   # Everything the job keeps in the temp bucket lives under its own name.
   temp_prefix = var.job_name
   script_key  = "${var.job_name}/${basename(var.script_path)}"
-  role_name   = "${var.job_name}-glue"
+  # The package's modules sit under a folder of the package's name inside the zip, so that the
+  # zip on Glue's sys.path (--extra-py-files) makes `import silver_job` work.
+  package_name = basename(var.package_dir)
+  package_key  = "${var.job_name}/${local.package_name}.zip"
+  role_name    = "${var.job_name}-glue"
 
   silver_quarantine_prefix = "${var.quarantine_prefix}/${var.silver_prefix}"
   # The commit protocol of the job stages each run under _commits/<silver_prefix>/ (files,
@@ -51,6 +55,30 @@ resource "aws_s3_object" "script" {
   tags         = var.tags
 }
 
+data "archive_file" "package" {
+  type        = "zip"
+  output_path = var.package_output_path
+
+  dynamic "source" {
+    for_each = fileset(var.package_dir, "*.py")
+    content {
+      content  = file("${var.package_dir}/${source.value}")
+      filename = "${local.package_name}/${source.value}"
+    }
+  }
+}
+
+resource "aws_s3_object" "package" {
+  bucket      = var.scripts_bucket_name
+  key         = local.package_key
+  source      = data.archive_file.package.output_path
+  etag        = var.s3_kms_key_arn == null ? data.archive_file.package.output_md5 : null
+  source_hash = var.s3_kms_key_arn == null ? null : data.archive_file.package.output_md5
+
+  content_type = "application/zip"
+  tags         = var.tags
+}
+
 # --- IAM: one document per concern -------------------------------------------------------------
 
 data "aws_iam_policy_document" "assume_role" {
@@ -76,10 +104,13 @@ resource "aws_iam_role" "this" {
 
 data "aws_iam_policy_document" "read_script" {
   statement {
-    sid       = "ReadOwnScript"
-    effect    = "Allow"
-    actions   = ["s3:GetObject"]
-    resources = ["${local.scripts_bucket_arn}/${local.script_key}"]
+    sid     = "ReadOwnScriptAndPackage"
+    effect  = "Allow"
+    actions = ["s3:GetObject"]
+    resources = [
+      "${local.scripts_bucket_arn}/${local.script_key}",
+      "${local.scripts_bucket_arn}/${local.package_key}",
+    ]
   }
 }
 
@@ -383,6 +414,7 @@ resource "aws_glue_job" "this" {
     "--spark-event-logs-path"        = "s3://${var.temp_bucket_name}/${local.temp_prefix}/spark-event-logs/"
     "--TempDir"                      = "s3://${var.temp_bucket_name}/${local.temp_prefix}/temporary/"
     "--custom-logGroup-prefix"       = local.log_group_prefix
+    "--extra-py-files"               = "s3://${aws_s3_object.package.bucket}/${aws_s3_object.package.key}"
 
     "--bronze_path"     = "s3://${var.bronze_bucket_name}/${var.bronze_prefix}/"
     "--silver_path"     = "s3://${var.silver_bucket_name}/${var.silver_prefix}/"

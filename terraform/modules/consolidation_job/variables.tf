@@ -9,7 +9,17 @@ variable "job_name" {
 }
 
 variable "script_path" {
-  description = "Local path of the PySpark script to upload (the repository's glue_jobs/silver_consolidation_job.py)."
+  description = "Local path of the PySpark entry script to upload (the repository's glue_jobs/silver_consolidation_job.py)."
+  type        = string
+}
+
+variable "package_dir" {
+  description = "Local folder of the job's Python package (the repository's glue_jobs/silver_job); zipped under its own name and passed to the job with --extra-py-files."
+  type        = string
+}
+
+variable "package_output_path" {
+  description = "Where the package zip is written (git-ignored; rebuilt on every plan from package_dir)."
   type        = string
 }
 

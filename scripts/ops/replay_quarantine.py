@@ -1,8 +1,8 @@
 """Put quarantined landing content back through the ingestion, once the producer or the
 contract has been fixed.
 
-    python scripts/replay_quarantine.py --bronze-root lake/bronze [--dry-run]
-    python scripts/replay_quarantine.py --bucket <bronze bucket> [--dry-run]
+    python scripts/ops/replay_quarantine.py --bronze-root lake/bronze [--dry-run]
+    python scripts/ops/replay_quarantine.py --bucket <bronze bucket> [--dry-run]
 
 Quarantine items (in the bronze bucket under ``--quarantine-prefix``, as the Lambda writes them):
 

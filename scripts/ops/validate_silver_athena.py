@@ -1,6 +1,6 @@
 """Run the silver dedup check (one row per car per day) in Athena and report what it finds.
 
-    python scripts/validate_silver_athena.py --workgroup car-telemetry-dev \\
+    python scripts/ops/validate_silver_athena.py --workgroup car-telemetry-dev \\
         --database car_telemetry_dev --table silver_car_telemetry
 
 The SQL is ``terraform/queries/silver_duplicates_check.sql``, the same text as the Athena
@@ -37,7 +37,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 LOG = logging.getLogger("validate_silver_athena")
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 CHECK_SQL_PATH = REPO_ROOT / "terraform" / "queries" / "silver_duplicates_check.sql"
 
 KEY_COLUMNS = ("carChassis", "event_year", "event_month", "event_day")

@@ -2,11 +2,11 @@
 
 Generates the seed's example (one car uploading 4321, 8500 and 12000 km on 29 Oct 2025) among
 a few other cars (with re-sent duplicates, a few bad records and one unreadable upload), runs
-scripts/run_local_pipeline.py's stages into LAKE, prints the silver rows and runs the Athena
+scripts/local/run_local_pipeline.py's stages into LAKE, prints the silver rows and runs the Athena
 named query's SQL (terraform/queries/silver_duplicates_check.sql) over the local silver with
 DuckDB. Then runs the pipeline once more to show that nothing new changes nothing.
 
-    python scripts/run_demo.py --lake lake
+    python scripts/local/run_demo.py --lake lake
 """
 
 from __future__ import annotations

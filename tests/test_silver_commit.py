@@ -22,9 +22,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import local_job
 import pytest
 import silver_consolidation_job as job
 from bronze_factory import record, write_bronze
+from lake import Lake
+from silver_job import faults
 
 SCRIPT = Path(job.__file__)
 D29, D30, D31 = (f"Wed, {d} Oct 2025 11:00:00" for d in (29, 30, 31))
@@ -43,33 +46,15 @@ SUBMIT_ARGS = (
 )
 
 
-class Lake:
-    def __init__(self, root: Path):
-        self.root = root
-        self.bronze = root / "bronze" / "car_data"
-        self.silver = root / "silver" / "car_telemetry"
-        self.quarantine = root / "silver" / "quarantine" / "car_telemetry"
-        self.commits = root / "silver" / "_commits" / "car_telemetry"
-        self.state = root / "state"
-
-    def config(self, full_refresh: bool = False) -> job.JobConfig:
-        return job.JobConfig(
-            bronze_path=str(self.bronze),
-            silver_path=str(self.silver),
-            quarantine_path=str(self.quarantine),
-            state_path=str(self.state),
-            full_refresh=full_refresh,
-        )
-
-    def run(self, spark, full_refresh: bool = False) -> dict:
-        return job.run(spark, self.config(full_refresh))
+class FaultLake(Lake):
+    """The shared lake, with what the kill tests add: a killed run, the batch, the outcome."""
 
     def run_killed_at(self, point: str, full_refresh: bool = False) -> None:
         """The job's command line in a process group of its own, killed at `point`."""
         argv = [sys.executable, str(SCRIPT), "--bronze_path", str(self.bronze)]
         argv += ["--silver_path", str(self.silver), "--quarantine_path", str(self.quarantine)]
         argv += ["--state_path", str(self.state), "--full_refresh", str(full_refresh).lower()]
-        env = {**os.environ, job.FAULT_ENV: point, "PYSPARK_SUBMIT_ARGS": SUBMIT_ARGS}
+        env = {**os.environ, faults.FAULT_ENV: point, "PYSPARK_SUBMIT_ARGS": SUBMIT_ARGS}
         done = subprocess.run(
             argv, env=env, capture_output=True, text=True, start_new_session=True, timeout=300
         )
@@ -110,7 +95,7 @@ def parquet_files(folder: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def base(spark, tmp_path_factory) -> Lake:
     """Silver after earlier runs: 10 cars on day 29, 3 on day 30, two rejected rows."""
-    lake = Lake(tmp_path_factory.mktemp("base"))
+    lake = FaultLake(tmp_path_factory.mktemp("base"))
     history = [record(f"C{i}", 100.0 + i, D29) for i in range(10)]
     history += [record(f"C{i}", 50.0 + i, D30) for i in range(3)]
     history += [record("  ", 1.0, D29), record("NEG", -3.0, D29)]
@@ -122,7 +107,7 @@ def base(spark, tmp_path_factory) -> Lake:
 def copy_of(base: Lake, root: Path) -> Lake:
     """A copy elsewhere (times kept): the relative bookmark must not re-read a1."""
     shutil.copytree(base.root, root, copy_function=shutil.copy2)
-    return Lake(root)
+    return FaultLake(root)
 
 
 @pytest.fixture(scope="module")
@@ -227,7 +212,7 @@ def test_a_kill_while_recovering_an_earlier_run_is_recovered_the_same_way(
 MATRIX = [
     (point, mode)
     for mode in (False, True)
-    for point in (*job.FAULT_POINTS, "partition_copied:2", "partition_replaced:2")
+    for point in (*faults.FAULT_POINTS, "partition_copied:2", "partition_replaced:2")
     + ("partition_copied:3", "partition_replaced:3")
 ]
 
@@ -328,8 +313,11 @@ def test_a_real_kill_while_spark_writes_the_staging_is_healed(spark, base, expec
 def test_a_second_run_while_one_is_live_refuses_with_a_clear_message(spark, base, tmp_path):
     lake = copy_of(base, tmp_path / "lake")
     lake.add_batch()
-    source = job.LocalBookmark(str(lake.bronze), job.default_state_file(lake.config()))
-    with source.lock(), pytest.raises(job.ConcurrentRunError, match="another run of this job"):
+    source = local_job.LocalBookmark(str(lake.bronze), local_job.default_state_file(lake.config()))
+    with (
+        source.lock(),
+        pytest.raises(local_job.ConcurrentRunError, match="another run of this job"),
+    ):
         lake.run(spark)
     assert [p.name for p in lake.commits.iterdir()] == ["_schema.json"]  # untouched by it
 

@@ -1,7 +1,7 @@
 """Upload local landing files (*.json) to the landing bucket, where they trigger ingestion.
 
-    python scripts/generate_telemetry.py --out /tmp/landing --cars 5 --days 3 --seed-example
-    python scripts/upload_test_data.py --bucket "$(terraform -chdir=terraform output -raw \\
+    python scripts/local/generate_telemetry.py --out /tmp/landing --cars 5 --days 3 --seed-example
+    python scripts/ops/upload_test_data.py --bucket "$(terraform -chdir=terraform output -raw \\
         landing_bucket_name)" /tmp/landing
 
 A file argument is uploaded as PREFIX + its name; a directory argument uploads every *.json

@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import os
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
-import silver_consolidation_job as job
 from bronze_factory import (
     METRICS,
     TRIP,
@@ -22,45 +20,13 @@ from bronze_factory import (
     record,
     write_bronze,
 )
+from lake import Lake
 
 pytestmark = pytest.mark.spark
 
 UTC = dt.UTC
 D29 = "Wed, 29 Oct 2025 11:00:00"
 D30 = "Thu, 30 Oct 2025 11:00:00"
-
-
-class Lake:
-    """tmp_path layout: bronze/, silver/, quarantine/, state/."""
-
-    def __init__(self, root: Path, **config):
-        self.root = root
-        self.bronze = root / "bronze" / "car_data"
-        self.silver = root / "silver" / "car_telemetry"
-        self.quarantine = root / "silver" / "quarantine" / "car_telemetry"
-        self.state = root / "state"
-        self.config = job.JobConfig(
-            bronze_path=str(self.bronze),
-            silver_path=str(self.silver),
-            quarantine_path=str(self.quarantine),
-            state_path=str(self.state),
-            **config,
-        )
-
-    def run(self, spark, **overrides):
-        config = self.config
-        if overrides:
-            config = job.JobConfig(**{**config.__dict__, **overrides})
-        return job.run(spark, config)
-
-    def silver_rows(self, spark, *columns):
-        df = spark.read.option("mergeSchema", "true").parquet(str(self.silver))
-        cols = columns or tuple(df.columns)
-        return sorted(tuple(r[c] for c in cols) for r in df.collect())
-
-    def quarantine_rows(self, spark, *columns):
-        df = spark.read.option("mergeSchema", "true").parquet(str(self.quarantine))
-        return sorted(tuple(r[c] for c in columns) for r in df.collect())
 
 
 def files_snapshot(root: Path) -> dict[str, str]:
@@ -447,52 +413,6 @@ def test_refuses_static_overwrite_before_touching_anything(spark, lake):
     finally:
         spark.conf.set("spark.sql.sources.partitionOverwriteMode", "dynamic")
     assert not lake.silver.exists() and not lake.state.exists()
-
-
-def test_local_bookmark_goes_by_path_and_mtime_and_advances_only_after_the_write(
-    spark, lake, monkeypatch
-):
-    f = write_bronze(lake.bronze, "f", [record("A", 1.0, D29)], mtime=1_700_000_000)
-    lake.run(spark)
-    state_file = lake.state / "silver_consolidation__car_telemetry.json"
-    rel = str(f.relative_to(lake.bronze))  # relative: a moved lake is not re-read
-    assert json.loads(state_file.read_text()) == {
-        "version": 2,
-        "files": {rel: 1_700_000_000 * 10**9},
-    }
-    # Rewritten file (new content and mtime) is new again.
-    write_bronze(lake.bronze, "f", [record("A", 2.0, D29)], mtime=1_700_000_100)
-
-    def failing_write(*args, **kwargs):
-        raise OSError("disk full")
-
-    monkeypatch.setattr(job, "write_staged", failing_write)
-    with pytest.raises(OSError, match="disk full"):
-        lake.run(spark)
-    assert json.loads(state_file.read_text())["files"] == {rel: 1_700_000_000 * 10**9}
-    monkeypatch.undo()
-
-    summary = lake.run(spark)
-    assert summary["bronze_files_read"] == 1
-    assert lake.silver_rows(spark, "carChassis", "currentMileage") == [("A", 2.0)]
-    assert json.loads(state_file.read_text())["files"] == {rel: 1_700_000_100 * 10**9}
-
-
-def test_default_state_lives_beside_silver_not_inside_it(spark, tmp_path):
-    bronze, silver = tmp_path / "bronze", tmp_path / "silver" / "car_telemetry"
-    write_bronze(bronze, "f", [record("A", 1.0, D29)])
-    config = job.JobConfig(f"file://{bronze}", f"file://{silver}", str(tmp_path / "q"))
-    job.run(spark, config)
-    assert sorted(p.name for p in (tmp_path / "silver").iterdir()) == [
-        "_commits",  # the commit protocol's staging and manifests, empty between runs
-        "_state",
-        "car_telemetry",
-    ]
-    commits = tmp_path / "silver" / "_commits" / "car_telemetry"
-    assert [p.name for p in commits.iterdir()] == ["_schema.json"]  # the column types so far
-    assert [p.name for p in (tmp_path / "silver" / "_state").iterdir()] == [
-        "silver_consolidation__car_telemetry.json"
-    ]
 
 
 def test_source_timezone_shifts_zone_less_times_into_utc_days(spark, tmp_path):

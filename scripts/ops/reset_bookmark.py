@@ -1,6 +1,6 @@
 """Reset the job bookmark of the silver consolidation Glue job.
 
-    python scripts/reset_bookmark.py --job-name "$(terraform -chdir=terraform output -raw \\
+    python scripts/ops/reset_bookmark.py --job-name "$(terraform -chdir=terraform output -raw \\
         glue_job_name)" --yes
 
 The bookmark is how the job knows which bronze files it has already processed. After a reset,

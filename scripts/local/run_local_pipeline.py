@@ -1,6 +1,6 @@
 """Runs the whole pipeline on this machine: landing JSON -> bronze -> silver.
 
-    python scripts/run_local_pipeline.py --landing DIR --lake DIR [--full-refresh]
+    python scripts/local/run_local_pipeline.py --landing DIR --lake DIR [--full-refresh]
 
 1. Ingestion: every landing file that is new or changed since the last run (the local
    stand-in for an S3 ObjectCreated event) goes through the ingestion Lambda's own conversion
@@ -23,8 +23,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import local_job
 import local_runtime
-import silver_consolidation_job as job
+from silver_job.config import JobConfig
 
 LANDING_LEDGER = "landing_ingested.json"
 
@@ -101,14 +102,14 @@ def ingest(landing: Path, lake: LakeLayout) -> dict[str, list[str]]:
 
 
 def consolidate(spark, lake: LakeLayout, full_refresh: bool) -> dict:
-    config = job.JobConfig(
+    config = JobConfig(
         bronze_path=str(lake.bronze_table),
         silver_path=str(lake.silver_table),
         quarantine_path=str(lake.silver_quarantine),
         state_path=str(lake.state),
         full_refresh=full_refresh,
     )
-    return job.run(spark, config)
+    return local_job.run_local(spark, config)
 
 
 def silver_row_count(spark, lake: LakeLayout) -> int:

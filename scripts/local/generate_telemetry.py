@@ -23,8 +23,8 @@ locale), and files are written as UTF-8 bytes with ``\\n`` line ends.
 
 Usage::
 
-    python scripts/generate_telemetry.py --out lake/landing --cars 5 --days 3 --seed-example
-    python scripts/generate_telemetry.py --out /tmp/landing --cars 5000 --days 1 \\
+    python scripts/local/generate_telemetry.py --out lake/landing --cars 5 --days 3 --seed-example
+    python scripts/local/generate_telemetry.py --out /tmp/landing --cars 5000 --days 1 \\
         --readings-per-day 4 --format jsonl --records-per-file 1000 --bad-rate 0.01
 
 or from Python: ``generate(out_dir, cars=5, days=3, ...)``, ``iter_records(...)`` (records with

@@ -4,12 +4,11 @@ whole rows compared."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 import pytest
-import silver_consolidation_job as job
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
+from silver_job import contract, drift, steps
 
 pytestmark = pytest.mark.spark
 
@@ -21,7 +20,7 @@ def rows(df, order_by=None):
 
 def winners(df):
     """The rows rank_rows keeps (rank 1), as run() keeps them."""
-    return job.rank_rows(df).where(F.col("_rank") == 1).drop("_rank")
+    return steps.rank_rows(df).where(F.col("_rank") == 1).drop("_rank")
 
 
 def ts(*args):
@@ -56,7 +55,7 @@ def test_flatten_joins_struct_paths_at_any_depth_and_keeps_arrays(spark):
         ]
     )
     df = spark.createDataFrame([("A", (1.5, (16.0, (7,))), ["a", "b"]), ("B", None, None)], schema)
-    out = job.flatten(df)
+    out = steps.flatten(df)
     assert out.columns == [
         "carChassis",
         "metrics_fuel",
@@ -90,10 +89,10 @@ def test_steps_accept_field_names_with_backticks_and_dots(spark):
         ]
     )
     df = spark.createDataFrame([(" A ", (" x ",))], schema)
-    out = job.cleanse(job.flatten(df))
+    out = steps.cleanse(steps.flatten(df))
     assert out.columns == ["carChassis", "odd_we`ird.name"]
     assert rows(out) == [{"carChassis": "A", "odd_we`ird.name": "x"}]
-    ranked = job.add_partition_columns(
+    ranked = steps.add_partition_columns(
         out.withColumn("currentMileage", F.lit(1.0)).withColumn(
             "metrics_metricTimestamp", F.lit(ts(2025, 1, 2)).cast("timestamp")
         )
@@ -109,8 +108,8 @@ def test_flatten_refuses_two_paths_that_collide(spark):
         ]
     )
     df = spark.createDataFrame([("x", ("y",))], schema)
-    with pytest.raises(job.SchemaError, match="'a_b' and 'a.b'"):
-        job.flatten(df)
+    with pytest.raises(contract.SchemaError, match="'a_b' and 'a.b'"):
+        steps.flatten(df)
 
 
 # --- timestamps ----------------------------------------------------------------------------
@@ -152,7 +151,7 @@ def test_parse_timestamp_accepts_producer_and_iso_formats_and_nulls_the_rest(spa
     df = spark.createDataFrame([(i, raw, tz) for i, (raw, tz, _) in enumerate(PARSE_CASES)], schema)
     by_tz = {}
     for tz in sorted({c[1] for c in PARSE_CASES}):
-        part = job.parse_timestamp(df.where(F.col("tz") == tz), "raw", "parsed", tz)
+        part = steps.parse_timestamp(df.where(F.col("tz") == tz), "raw", "parsed", tz)
         by_tz.update({r["i"]: r["parsed"] for r in part.collect()})
     assert [by_tz[i] for i in range(len(PARSE_CASES))] == [c[2] for c in PARSE_CASES]
 
@@ -185,7 +184,7 @@ def test_reject_reason_names_the_first_broken_rule(spark):
         ("INF", good_ts, float("inf")),
         (" ", "bad", -1.0),
     ]
-    out = job.with_reject_reason(spark.createDataFrame(data, BRONZE_FLAT), "UTC")
+    out = steps.with_reject_reason(spark.createDataFrame(data, BRONZE_FLAT), "UTC")
     assert [(r["carChassis"], r["reject_reason"]) for r in out.collect()] == [
         ("GOOD", None),
         ("ZERO", None),
@@ -209,7 +208,7 @@ def test_reject_reason_catches_non_numeric_mileage_from_a_string_column(spark):
         [*BRONZE_FLAT.fields[:2], T.StructField("currentMileage", T.StringType())]
     )
     data = [("A", "2025-10-29T11:00:00Z", "12.5"), ("B", "2025-10-29T11:00:00Z", "lots")]
-    out = job.with_reject_reason(spark.createDataFrame(data, schema), "UTC")
+    out = steps.with_reject_reason(spark.createDataFrame(data, schema), "UTC")
     assert [(r["carChassis"], r["reject_reason"]) for r in out.collect()] == [
         ("A", None),
         ("B", "invalid_currentMileage"),
@@ -218,7 +217,7 @@ def test_reject_reason_catches_non_numeric_mileage_from_a_string_column(spark):
 
 def test_ensure_columns_adds_typed_nulls_only_for_absent_columns(spark):
     df = spark.createDataFrame([("A",)], "carChassis string")
-    out = job.ensure_columns(df, job.REQUIRED_BRONZE_COLUMNS)
+    out = steps.ensure_columns(df, contract.REQUIRED_BRONZE_COLUMNS)
     assert [(f.name, f.dataType) for f in out.schema.fields] == [
         ("carChassis", T.StringType()),
         ("metrics_metricTimestamp", T.StringType()),
@@ -245,7 +244,7 @@ def test_trim_removes_exactly_what_the_unicode_white_space_regex_removes(spark):
     points = [c for c in range(1, 0x10000) if not 0xD800 <= c <= 0xDFFF]
     df = spark.createDataFrame([(chr(c) * 2 + "a" + chr(c),) for c in points], "v string")
     out = df.select(
-        F.regexp_replace("v", edge, "").alias("regex"), job.trim_text(F.col("v")).alias("trim")
+        F.regexp_replace("v", edge, "").alias("regex"), steps.trim_text(F.col("v")).alias("trim")
     )
     pairs = [(r["regex"], r["trim"]) for r in out.collect()]
     assert [regex for regex, trim in pairs if regex != trim] == []
@@ -274,7 +273,7 @@ def test_cleanse_trims_title_cases_manufacturer_lowers_color_and_blanks_to_null(
         (" A1 ", "  hyundai MOTOR ", " BLUE ", "   ", 120.0),
         ("B\n", None, "\u00a0Red\t", "HB20", None),
     ]
-    out = job.cleanse(spark.createDataFrame(data, schema))
+    out = steps.cleanse(spark.createDataFrame(data, schema))
     assert rows(out) == [
         {
             "carChassis": "A1",
@@ -305,7 +304,7 @@ def test_type_columns_parses_trip_time_to_utc_and_valid_until_to_date(spark):
         ("Wed, 29 Oct 2025 09:57:35", "2026-10-29", 1.0),
         ("garbage", "29/10/2026", 2.0),
     ]
-    out = job.type_columns(spark.createDataFrame(data, schema), "UTC")
+    out = steps.type_columns(spark.createDataFrame(data, schema), "UTC")
     assert [f.dataType for f in out.schema.fields] == [
         T.TimestampType(),
         T.DateType(),
@@ -341,13 +340,13 @@ def test_enrich_rounds_ratios_and_gives_null_for_null_or_zero_divisors(spark):
         ("c", 0.0, 10.0, 5.0, 0.0),
         ("d", None, 10.0, 5.0, None),
     ]
-    out = job.enrich(spark.createDataFrame(data, schema))
+    out = steps.enrich(spark.createDataFrame(data, schema))
     got = {r["id"]: (r["fuel_level_percentage"], r["km_per_liter"]) for r in out.collect()}
     assert got == {"a": (64.0, 5.33), "b": (32.79, 5.79), "c": (None, None), "d": (None, None)}
 
 
 def test_enrich_adds_null_outputs_when_inputs_are_absent(spark):
-    out = job.enrich(spark.createDataFrame([("A",)], "carChassis string"))
+    out = steps.enrich(spark.createDataFrame([("A",)], "carChassis string"))
     assert rows(out.select("carChassis", "fuel_level_percentage", "km_per_liter")) == [
         {"carChassis": "A", "fuel_level_percentage": None, "km_per_liter": None}
     ]
@@ -356,7 +355,7 @@ def test_enrich_adds_null_outputs_when_inputs_are_absent(spark):
 def test_partition_columns_are_zero_padded_strings_of_the_utc_day(spark):
     schema = T.StructType([T.StructField("metrics_metricTimestamp", T.TimestampType())])
     df = spark.createDataFrame([(ts(2025, 6, 5, 23, 59, 59),), (ts(2026, 12, 31, 0, 0),)], schema)
-    out = job.add_partition_columns(df)
+    out = steps.add_partition_columns(df)
     assert [f.dataType for f in out.schema.fields[1:]] == [T.StringType()] * 3
     assert [(r.event_year, r.event_month, r.event_day) for r in out.collect()] == [
         ("2025", "06", "05"),
@@ -431,94 +430,11 @@ def test_dedup_full_tie_is_broken_by_the_other_columns_whatever_the_input_order(
 def test_union_by_name_fills_columns_missing_on_either_side(spark):
     left = spark.createDataFrame([("A", 1.0)], "carChassis string, old double")
     right = spark.createDataFrame([("B", "n")], "carChassis string, new string")
-    assert rows(job.union_by_name(left, right), ["carChassis"]) == [
+    assert rows(steps.union_by_name(left, right), ["carChassis"]) == [
         {"carChassis": "A", "old": 1.0, "new": None},
         {"carChassis": "B", "old": None, "new": "n"},
     ]
-    assert job.union_by_name(None, right) is right
-
-
-# --- configuration and safety --------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("key", "unsafe", "safe"),
-    [
-        ("spark.sql.sources.partitionOverwriteMode", "static", "dynamic"),
-        ("spark.sql.sources.partitionColumnTypeInference.enabled", "true", "false"),
-        ("spark.sql.caseSensitive", "true", "false"),
-    ],
-)
-def test_require_safe_session_refuses_each_unsafe_setting(spark, key, unsafe, safe):
-    spark.conf.set(key, unsafe)
-    try:
-        with pytest.raises(RuntimeError, match=re.escape(f"must have {key}={safe} (it has")):
-            job.require_safe_session(spark)
-    finally:
-        spark.conf.set(key, safe)
-    job.require_safe_session(spark)
-
-
-def test_job_config_validates_flag_time_zone_and_paths():
-    args = {"bronze_path": "b/", "silver_path": "s", "quarantine_path": "q"}
-    config = job.JobConfig.from_args({**args, "full_refresh": "TRUE", "source_timezone": "-03:00"})
-    assert config == job.JobConfig("b", "s", "q", True, "-03:00", None, "silver_consolidation")
-    with pytest.raises(ValueError, match="--full_refresh must be true or false"):
-        job.JobConfig.from_args({**args, "full_refresh": "yes"})
-    with pytest.raises(ValueError, match="not a known time zone"):
-        job.JobConfig.from_args({**args, "source_timezone": "Mars/Olympus"})
-    with pytest.raises(ValueError, match="--silver_path must not be empty"):
-        job.JobConfig.from_args({**args, "silver_path": " "})
-
-
-def test_parse_args_uses_glue_resolver_with_optional_arguments():
-    from awsglue.utils import GlueArgumentError
-
-    glue_keys = {
-        "job_bookmark_option": "job-bookmark-disable",
-        "job_bookmark_from": None,
-        "job_bookmark_to": None,
-        "JOB_ID": None,
-        "JOB_RUN_ID": None,
-        "SECURITY_CONFIGURATION": None,
-        "encryption_type": None,
-        "enable_data_lineage": None,
-        "RedshiftTempDir": None,
-        "TempDir": None,
-    }
-    argv = ["job.py", "--bronze_path", "b", "--silver_path", "s", "--quarantine_path", "q"]
-    assert job.parse_args(argv) == {
-        **glue_keys,
-        "bronze_path": "b",
-        "silver_path": "s",
-        "quarantine_path": "q",
-        "full_refresh": "false",
-        "source_timezone": "UTC",
-        "state_path": None,
-    }
-    glue_argv = [
-        *argv,
-        "--JOB_NAME",
-        "j",
-        "--full_refresh=true",
-        "--job-bookmark-option",
-        "job-bookmark-enable",
-        "--TempDir",
-        "s3://t/",
-    ]
-    assert job.parse_args(glue_argv) == {
-        **glue_keys,
-        "job_bookmark_option": "job-bookmark-enable",
-        "RedshiftTempDir": "s3://t/",
-        "TempDir": "s3://t/",
-        "JOB_NAME": "j",
-        "bronze_path": "b",
-        "silver_path": "s",
-        "quarantine_path": "q",
-        "full_refresh": "true",
-        "source_timezone": "UTC",
-        "state_path": None,
-    }
-    with pytest.raises(GlueArgumentError, match="--quarantine_path"):
-        job.parse_args(argv[:-2])
+    assert steps.union_by_name(None, right) is right
 
 
 def test_the_lambda_quarantines_a_field_named_like_any_column_the_job_adds(spark):
@@ -526,19 +442,24 @@ def test_the_lambda_quarantines_a_field_named_like_any_column_the_job_adds(spark
     Lambda's `contract.JOB_COLUMNS` (whose records it quarantines) must name every such column
     of the job's steps, from the bronze read to the ranking and the quarantine partitions."""
     import pyarrow as pa
-    from ingest import contract, convert
+    from ingest import contract as lambda_contract
+    from ingest import convert
 
     bronze = spark.createDataFrame([], BRONZE_FLAT)
-    raw, _, _ = job.conform([bronze], {})
-    batch = job.with_reject_reason(job.ensure_columns(raw, job.REQUIRED_BRONZE_COLUMNS), "UTC")
-    accepted = job.transform_accepted(batch.drop(job.REJECT_REASON_COL), "UTC")
-    steps = [raw, batch, job.rank_rows(accepted), job.add_quarantine_partition_columns(batch)]
-    added = {name for df in steps for name in df.columns}
-    added |= set(job.BRONZE_PARTITION_COLS)  # the bronze folders' partition columns
-    contract_fields = convert._fields(pa.struct(list(contract.V1_CONTRACT)))  # the Lambda's walk
+    raw, _, _ = drift.conform([bronze], {})
+    batch = steps.with_reject_reason(
+        steps.ensure_columns(raw, contract.REQUIRED_BRONZE_COLUMNS), "UTC"
+    )
+    accepted = steps.transform_accepted(batch.drop(contract.REJECT_REASON_COL), "UTC")
+    frames = [raw, batch, steps.rank_rows(accepted), steps.add_quarantine_partition_columns(batch)]
+    added = {name for df in frames for name in df.columns}
+    added |= set(contract.BRONZE_PARTITION_COLS)  # the bronze folders' partition columns
+    contract_fields = convert._fields(
+        pa.struct(list(lambda_contract.V1_CONTRACT))
+    )  # the Lambda's walk
     bronze_names = {"_".join(path) for path, _, column in contract_fields if column}
-    bronze_names |= set(contract.LINEAGE.names)
+    bronze_names |= set(lambda_contract.LINEAGE.names)
 
-    assert added - bronze_names == set(contract.JOB_COLUMNS)
+    assert added - bronze_names == set(lambda_contract.JOB_COLUMNS)
     # and the job's own list, whose bronze namesakes it rescues (the read drops the partitions)
-    assert added - bronze_names == job.JOB_FILLED_COLUMNS | set(job.BRONZE_PARTITION_COLS)
+    assert added - bronze_names == contract.JOB_FILLED_COLUMNS | set(contract.BRONZE_PARTITION_COLS)

@@ -1,6 +1,6 @@
 """Start a run of the silver consolidation Glue job, wait for it and say where its logs are.
 
-    python scripts/run_glue_job.py --job-name "$(terraform -chdir=terraform output -raw \\
+    python scripts/ops/run_glue_job.py --job-name "$(terraform -chdir=terraform output -raw \\
         glue_job_name)" --arguments full_refresh=true
 
 Progress goes to stderr (logging); the result goes to stdout: final state, run id, log groups

@@ -8,9 +8,10 @@ import json
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-import silver_consolidation_job as job
 from bronze_factory import V1_SCHEMA, record, write_bronze
+from lake import Lake
 from pyspark.sql import types as T
+from silver_job import contract
 
 D29, D30 = "Wed, 29 Oct 2025 11:00:00", "Thu, 30 Oct 2025 11:00:00"
 
@@ -29,25 +30,6 @@ FIRST = {  # the types silver learns first
     "flag": pa.bool_(),
 }
 DRIFTED = {"x": pa.string(), "s": pa.string(), "tags": pa.string(), "flag": pa.float64()}
-
-
-class Lake:
-    def __init__(self, root):
-        self.bronze = root / "bronze" / "car_data"
-        self.silver = root / "silver" / "car_telemetry"
-        self.config = job.JobConfig(
-            bronze_path=str(self.bronze),
-            silver_path=str(self.silver),
-            quarantine_path=str(root / "silver" / "quarantine" / "car_telemetry"),
-            state_path=str(root / "state"),
-        )
-
-    def run(self, spark, full_refresh=False):
-        config = job.JobConfig(**{**self.config.__dict__, "full_refresh": full_refresh})
-        return job.run(spark, config)
-
-    def silver_df(self, spark):
-        return spark.read.option("mergeSchema", "true").parquet(str(self.silver))
 
 
 def rows(df, *columns):
@@ -137,13 +119,13 @@ def test_a_full_refresh_over_bronze_holding_every_drift_gives_the_same_silver(sp
 def test_the_jobs_contract_types_are_the_lambdas_contract_flattened():
     """The job cannot import the Lambda (Terraform deploys it alone): its view of the contract's
     bronze types must still be the one declaration in lambdas/ingestion/ingest/contract.py."""
-    from ingest import contract
+    from ingest import contract as lambda_contract
 
     spark_type = {
         pa.string(): T.StringType(),
         pa.float64(): T.DoubleType(),
         pa.int64(): T.LongType(),
-        contract.TIMESTAMP: T.TimestampType(),
+        lambda_contract.TIMESTAMP: T.TimestampType(),
     }
 
     def flat(fields, prefix=""):
@@ -153,9 +135,9 @@ def test_the_jobs_contract_types_are_the_lambdas_contract_flattened():
             else:
                 yield f"{prefix}{f.name}", spark_type[f.type]
 
-    lambda_view = dict(flat(contract.BRONZE_CONTRACT))
-    assert {n: t for n, t in job.CONTRACT_FLAT_TYPES.items()} == {
-        n: lambda_view[n] for n in job.CONTRACT_FLAT_TYPES
+    lambda_view = dict(flat(lambda_contract.BRONZE_CONTRACT))
+    assert {n: t for n, t in contract.CONTRACT_FLAT_TYPES.items()} == {
+        n: lambda_view[n] for n in contract.CONTRACT_FLAT_TYPES
     }
 
 

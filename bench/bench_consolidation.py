@@ -2,7 +2,7 @@
 history independence and the cost of a change such as the commit protocol, each measured side
 by side in one run, every run a cold process (see docs/benchmarks/consolidation.md).
 
-Sections (``--sections``): ``ratio`` times the job at HEAD, ``scripts/lean_job.py``, the job
+Sections (``--sections``): ``ratio`` times the job at HEAD, ``bench/lean_job.py``, the job
 script of ``--baseline-rev REV`` (``git show``) and any ``--compare NAME=DIR`` copy on the same
 bronze per ``--records`` size, checking every run's silver and quarantine row for row against
 the job's; ``history`` runs one 20k batch against silver histories of 1/30/365 days, as is and
@@ -11,8 +11,8 @@ Spark's event log and sums it per job stage, with the JVM's JIT and code-generat
 Results go to ``<out>/consolidation.json``, into the marked tables of the hand-written
 ``consolidation.md`` / ``job-speed.md``, and ``consolidation.png``.
 
-    .venv/bin/python scripts/bench_consolidation.py --out docs/benchmarks
-    .venv/bin/python scripts/bench_consolidation.py --sections ratio --baseline-rev 38e7425
+    .venv/bin/python bench/bench_consolidation.py --out docs/benchmarks
+    .venv/bin/python bench/bench_consolidation.py --sections ratio --baseline-rev 38e7425
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ import generate_telemetry
 import local_runtime
 
 REPO = Path(__file__).resolve().parents[1]
-JOB_REL = "glue_jobs/silver_consolidation_job.py"
+JOB_DIR = "glue_jobs"  # the entry script and, since the package layout, silver_job/
 DAY = dt.date(2025, 10, 29)
 ARRIVAL = dt.datetime(2025, 10, 29, 22, 30, tzinfo=dt.UTC)
 READINGS = 4  # a car per 4 records; the rest of the bronze batch's generator settings:
@@ -64,17 +64,25 @@ def child(spec: dict) -> dict:
 
         lean_job.run(spark, spec["bronze"], spec["silver"], spec["quarantine"])
     else:
-        import silver_consolidation_job as job
+        import silver_consolidation_job as entry
 
-        config = job.JobConfig(
+        if (Path(entry.__file__).parent / "silver_job").is_dir():  # the package layout
+            import local_job
+            from silver_job import batch as reader
+            from silver_job.config import JobConfig
+
+            run_job = local_job.run_local
+        else:  # a revision before the package: one self-contained script
+            reader, JobConfig, run_job = entry, entry.JobConfig, entry.run
+        config = JobConfig(
             spec["bronze"], spec["silver"], spec["quarantine"], state_path=spec["state"]
         )
         if spec.get("read_all"):  # the naive design: read (and so rewrite) all of silver
-            read = job.read_partitions
-            job.read_partitions = lambda s, table, names, values: read(
+            read = reader.read_partitions
+            reader.read_partitions = lambda s, table, names, values: read(
                 s, table, names, None if table == config.silver_path else values
             )
-        summary = job.run(spark, config)
+        summary = run_job(spark, config)
     run_s = time.time() - run_start
     codegen = jvm.org.apache.spark.metrics.source.CodegenMetrics.METRIC_COMPILATION_TIME()
     snap = codegen.getSnapshot()
@@ -230,11 +238,9 @@ def variants(args: argparse.Namespace, scratch: Path) -> dict[str, str | None]:
     if args.baseline_rev:
         folder = scratch / "baseline"
         folder.mkdir(parents=True)
-        script = subprocess.check_output(
-            ["git", "show", f"{args.baseline_rev}:{JOB_REL}"], cwd=REPO, text=True
-        )
-        (folder / Path(JOB_REL).name).write_text(script, encoding="utf-8")
-        found[f"rev {args.baseline_rev}"] = str(folder)
+        tree = subprocess.check_output(["git", "archive", args.baseline_rev, JOB_DIR], cwd=REPO)
+        subprocess.run(["tar", "-x", "-C", str(folder)], input=tree, check=True)
+        found[f"rev {args.baseline_rev}"] = str(folder / JOB_DIR)
     for item in args.compare:
         name, _, folder = item.partition("=")
         found[name] = str(Path(folder).resolve())

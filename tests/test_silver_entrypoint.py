@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 import silver_consolidation_job as job
 from bronze_factory import record, write_bronze
+from silver_job import run as silver_run
 
 pytestmark = pytest.mark.spark
 
@@ -161,7 +162,7 @@ def test_glue_run_does_not_commit_when_the_write_fails(glue, tmp_path, monkeypat
     def failing_write(*args, **kwargs):
         raise OSError("S3 said 503 Slow Down")
 
-    monkeypatch.setattr(job, "write_staged", failing_write)
+    monkeypatch.setattr(silver_run, "write_staged", failing_write)
     with pytest.raises(OSError, match="Slow Down"):
         job.main(glue_argv(tmp_path))
     assert [c[0] for c in glue.calls] == [
@@ -269,3 +270,55 @@ def test_importing_the_script_has_no_side_effects(tmp_path):
     )
     assert (result.returncode, result.stdout.strip()) == (0, "clean"), result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_parse_args_uses_glue_resolver_with_optional_arguments():
+    from awsglue.utils import GlueArgumentError
+
+    glue_keys = {
+        "job_bookmark_option": "job-bookmark-disable",
+        "job_bookmark_from": None,
+        "job_bookmark_to": None,
+        "JOB_ID": None,
+        "JOB_RUN_ID": None,
+        "SECURITY_CONFIGURATION": None,
+        "encryption_type": None,
+        "enable_data_lineage": None,
+        "RedshiftTempDir": None,
+        "TempDir": None,
+    }
+    argv = ["job.py", "--bronze_path", "b", "--silver_path", "s", "--quarantine_path", "q"]
+    assert job.parse_args(argv) == {
+        **glue_keys,
+        "bronze_path": "b",
+        "silver_path": "s",
+        "quarantine_path": "q",
+        "full_refresh": "false",
+        "source_timezone": "UTC",
+        "state_path": None,
+    }
+    glue_argv = [
+        *argv,
+        "--JOB_NAME",
+        "j",
+        "--full_refresh=true",
+        "--job-bookmark-option",
+        "job-bookmark-enable",
+        "--TempDir",
+        "s3://t/",
+    ]
+    assert job.parse_args(glue_argv) == {
+        **glue_keys,
+        "job_bookmark_option": "job-bookmark-enable",
+        "RedshiftTempDir": "s3://t/",
+        "TempDir": "s3://t/",
+        "JOB_NAME": "j",
+        "bronze_path": "b",
+        "silver_path": "s",
+        "quarantine_path": "q",
+        "full_refresh": "true",
+        "source_timezone": "UTC",
+        "state_path": None,
+    }
+    with pytest.raises(GlueArgumentError, match="--quarantine_path"):
+        job.parse_args(argv[:-2])

@@ -1,6 +1,6 @@
 """A lean Spark job doing the consolidation job's work: the benchmark baseline of issue 12.
 
-Never deployed: `scripts/bench_consolidation.py` times it beside the project job on the same
+Never deployed: `bench/bench_consolidation.py` times it beside the project job on the same
 bronze and checks on every run that both wrote the same silver and quarantine rows. Same
 rules (reject reasons in order; trim, blank -> null, Manufacturer Title Case, color lower
 case; RFC and ISO event times to UTC; enrichment; zero-padded partitions; one row per car and
@@ -8,7 +8,7 @@ day by mileage, event time, ingestion time, source file; dynamic partition overw
 with their reason), written plainly, without the job's bookmark, commit protocol, Unicode
 trim, schema-drift handling, merge of existing quarantine rows or final total tie-break.
 
-    python scripts/lean_job.py BRONZE_DIR SILVER_DIR QUARANTINE_DIR
+    python bench/lean_job.py BRONZE_DIR SILVER_DIR QUARANTINE_DIR
 """
 
 from __future__ import annotations

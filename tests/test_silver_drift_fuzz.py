@@ -27,7 +27,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from bronze_factory import record, write_bronze
-from test_silver_job_drift import Lake, with_extra
+from lake import Lake
+from test_silver_drift import with_extra
 
 pytestmark = [pytest.mark.spark, pytest.mark.fuzz]
 

