@@ -43,6 +43,11 @@ $(VENV)/.import-path: $(VENV)/.installed Makefile
 	$(PY) -c "import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()['purelib'], 'car_telemetry.pth').write_text(''.join(str(pathlib.Path(d).resolve()) + chr(10) for d in $(IMPORT_DIRS)))"
 	@touch $@
 
+# The S3A connector's jars (requirements/jars.txt: Maven coordinates and sha256), outside git.
+.cache/jars/.installed: $(LOCK_DIR)/jars.txt $(VENV)/.installed
+	$(PY) scripts/local/fetch_jars.py
+	@touch $@
+
 # The IAM policy evaluator of tests/test_iam_behaviour.py: @cloud-copilot/iam-simulate, exactly
 # as its package-lock.json pins it (npm ci replaces node_modules, so the stamp lives inside it).
 $(IAM_EVAL)/node_modules/.installed: $(IAM_EVAL)/package.json $(IAM_EVAL)/package-lock.json
@@ -62,7 +67,7 @@ lock: $(VENV)/.installed ## Re-resolve requirements/*.txt from pyproject.toml an
 	$(UV_COMPILE) $(LOCK_DIR)/bootstrap.in -o $(LOCK_DIR)/bootstrap.txt
 	$(UV_COMPILE) $(LOCK_DIR)/tools.in -o $(LOCK_DIR)/tools.txt
 
-setup: $(VENV)/.installed $(VENV)/.import-path $(TOOLS_VENV)/.installed $(IAM_EVAL)/node_modules/.installed ## Create .venv (and .venv-tools for checkov), tests/iam_eval's node_modules, and install everything
+setup: $(VENV)/.installed $(VENV)/.import-path .cache/jars/.installed $(TOOLS_VENV)/.installed $(IAM_EVAL)/node_modules/.installed ## Create .venv (and .venv-tools for checkov), tests/iam_eval's node_modules, and install everything
 	@$(PY) -c "import local_runtime; print('java:', local_runtime.java())"
 
 # Two pytest workers (pytest-xdist), each test file on one of them with its module fixtures:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pyspark.sql import DataFrame, SparkSession
 
+S3_SCHEMES = ("s3", "s3a")
+
 
 class Files:
     """The few file operations the commit protocol needs, through Hadoop's FileSystem API.
@@ -19,6 +21,7 @@ class Files:
         self._checksummed = self._jvm.java.lang.Class.forName(
             "org.apache.hadoop.fs.ChecksumFileSystem"
         )
+        self._s3_client = None
 
     def _resolve(self, path: str):
         jpath = self._jvm.org.apache.hadoop.fs.Path(path)
@@ -42,16 +45,21 @@ class Files:
 
     def list_tree(self, path: str, suffix: str) -> list[str]:
         """Every visible file below a folder whose name ends with `suffix`, relative to it."""
+        return sorted(self.list_tree_times(path, suffix))
+
+    def list_tree_times(self, path: str, suffix: str) -> dict[str, int]:
+        """`list_tree` with each file's modification time (ms): one recursive listing."""
         fs, jpath = self._resolve(path)
         if not fs.exists(jpath):
-            return []
-        found, files = [], fs.listFiles(jpath, True)
+            return {}
+        found, files = {}, fs.listFiles(jpath, True)
         root = fs.makeQualified(jpath).toString().rstrip("/")
         while files.hasNext():
-            rel = files.next().getPath().toString()[len(root) :].strip("/")
+            status = files.next()
+            rel = status.getPath().toString()[len(root) :].strip("/")
             if rel.endswith(suffix) and all(visible(p) for p in rel.split("/")):
-                found.append(rel)
-        return sorted(found)
+                found[rel] = int(status.getModificationTime())
+        return found
 
     def read_text(self, path: str) -> str:
         fs, jpath = self._resolve(path)
@@ -71,11 +79,47 @@ class Files:
             stream.close()
 
     def copy(self, source: str, target: str) -> None:
+        """Copies one file, whole or not at all. Within one S3 bucket the copy is done by S3
+        itself (no byte passes through the driver); elsewhere Hadoop reads and writes it."""
         src_fs, src = self._resolve(source)
         dst_fs, dst = self._resolve(target)
+        src_uri, dst_uri = src_fs.makeQualified(src).toUri(), dst_fs.makeQualified(dst).toUri()
+        if src_uri.getScheme() in S3_SCHEMES and src_uri.getHost() == dst_uri.getHost():
+            bucket = src_uri.getHost()
+            self._s3().copy(
+                {"Bucket": bucket, "Key": src_uri.getPath().lstrip("/")},
+                bucket,
+                dst_uri.getPath().lstrip("/"),
+                Config=self._single_copy,
+            )
+            return
         util = self._jvm.org.apache.hadoop.fs.FileUtil
         if not util.copy(src_fs, src, dst_fs, dst, False, True, self._conf):
             raise OSError(f"could not copy {source} to {target}")
+
+    def _s3(self):
+        """boto3's S3 client with the S3A connector's endpoint settings, when there are any (a
+        local S3 API in tests); on Glue the defaults: the job role, the job's region."""
+        if self._s3_client is None:
+            import boto3
+            from boto3.s3.transfer import TransferConfig
+            from botocore.config import Config
+
+            get = self._conf.get
+            endpoint = get("fs.s3a.endpoint")
+            options = {}
+            if endpoint:
+                options["endpoint_url"] = endpoint
+                options["region_name"] = get("fs.s3a.endpoint.region") or "us-east-1"
+            if get("fs.s3a.access.key"):
+                options["aws_access_key_id"] = get("fs.s3a.access.key")
+                options["aws_secret_access_key"] = get("fs.s3a.secret.key")
+            style = "path" if get("fs.s3a.path.style.access") == "true" else "auto"
+            config = Config(s3={"addressing_style": style}, retries={"mode": "standard"})
+            self._s3_client = boto3.client("s3", config=config, **options)
+            # One CopyObject up to 5 GiB (S3's limit for it); a multipart copy above.
+            self._single_copy = TransferConfig(multipart_threshold=5 * 1024**3)
+        return self._s3_client
 
     def delete(self, path: str, recursive: bool = False) -> None:
         fs, jpath = self._resolve(path)

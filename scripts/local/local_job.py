@@ -20,8 +20,14 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 from silver_job.config import JobConfig
-from silver_job.files import visible
+from silver_job.files import Files, visible
 from silver_job.run import run
+
+
+def is_local(path: str) -> bool:
+    """A local path or a file:// URI (anything else, s3a:// say, is read through Hadoop)."""
+    scheme, sep, _ = path.partition("://")
+    return not sep or scheme == "file"
 
 
 def _local(path: str) -> Path:
@@ -111,12 +117,18 @@ class LocalBookmark:
 
     def new_files(self, spark: SparkSession) -> list[str]:
         seen = self.load()
-        current = list_parquet_files(self.bronze_path)
+        if is_local(self.bronze_path):
+            current = list_parquet_files(self.bronze_path)
+        else:  # bronze on an S3 API (s3a://): Hadoop's listing, times in ms as ns
+            listed = Files(spark).list_tree_times(self.bronze_path, ".parquet")
+            current = {rel: ms * 1_000_000 for rel, ms in listed.items()}
         new = (
             current if self.full_refresh else {p: m for p, m in current.items() if seen.get(p) != m}
         )
         if new:
             self._pending = {**seen, **new}
+        if not is_local(self.bronze_path):
+            return [f"{self.bronze_path}/{rel}" for rel in sorted(new)]
         root = _local(self.bronze_path)
         return [str(root / p) for p in sorted(new)]
 
@@ -136,10 +148,17 @@ def _utc_now() -> str:
 
 
 def default_state_file(config: JobConfig) -> Path:
-    """`<state_path>/<table>.json`; by default a `_state` folder beside silver, outside it."""
+    """`<state_path>/<table>.json`; by default a `_state` folder beside silver, outside it.
+    The state is a local file: a silver on an S3 API needs a local `--state_path`."""
+    if not config.state_path and not is_local(config.silver_path):
+        raise ValueError(f"--state_path (a local folder) is needed for {config.silver_path}")
+    if config.state_path and not is_local(config.state_path):
+        raise ValueError(f"--state_path must be a local folder, got {config.state_path!r}")
     silver = _local(config.silver_path)
     state_dir = _local(config.state_path) if config.state_path else silver.parent / "_state"
-    return state_dir / f"{config.job_name}__{silver.name}.json"
+    return (
+        state_dir / f"{config.job_name}__{config.silver_path.rstrip('/').rpartition('/')[2]}.json"
+    )
 
 
 def _java_major(java: str) -> int:

@@ -26,6 +26,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import fetch_jars
 import local_job
 from ingest import core, keys
 from silver_job.config import REQUIRED_SESSION_CONF, configure_session
@@ -38,6 +39,10 @@ LOCAL_SPARK_CONF = {
     "spark.sql.shuffle.partitions": "2",
     "spark.default.parallelism": "2",
     "spark.driver.memory": "2g",
+    # The S3A connector, as on Glue 5.1, which serves s3:// (and s3a://) with it: the jars that
+    # `make setup` fetched (requirements/jars.txt), on the driver's class path (no copy).
+    "spark.driver.extraClassPath": os.pathsep.join(str(p) for p in fetch_jars.jar_paths()),
+    "spark.hadoop.fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
     **REQUIRED_SESSION_CONF,
 }
 SHORT_LIVED_JVM_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
@@ -70,6 +75,33 @@ def spark_session(
     spark.sparkContext.setLogLevel("ERROR")
     configure_session(spark)
     return spark
+
+
+def s3a_endpoint_conf(endpoint: str, marker_retention: str = "delete") -> dict[str, str]:
+    """The Hadoop settings that point S3A at a local S3 API (moto's server in the tests):
+    path-style requests over plain HTTP with static test credentials. `marker_retention` is
+    Hadoop 3.3.4's default `delete` or Hadoop 3.4's `keep` (Glue 5.1's Hadoop)."""
+    return {
+        "fs.s3a.endpoint": endpoint,
+        "fs.s3a.endpoint.region": "us-east-1",
+        "fs.s3a.path.style.access": "true",
+        "fs.s3a.connection.ssl.enabled": "false",
+        "fs.s3a.aws.credentials.provider": "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider",
+        "fs.s3a.access.key": "testing",
+        "fs.s3a.secret.key": "testing",
+        "fs.s3a.directory.marker.retention": marker_retention,
+        "fs.s3a.attempts.maximum": "2",
+        "fs.s3a.retry.limit": "2",
+    }
+
+
+def use_s3_endpoint(spark, conf: Mapping[str, str]) -> None:
+    """Points the running session's S3A at an endpoint (`s3a_endpoint_conf`); file systems
+    opened before are closed, so that every later S3 call uses these settings."""
+    hadoop = spark.sparkContext._jsc.hadoopConfiguration()
+    for key, value in conf.items():
+        hadoop.set(key, value)
+    spark.sparkContext._jvm.org.apache.hadoop.fs.FileSystem.closeAll()
 
 
 # --- The Lambda on local folders --------------------------------------------------------------

@@ -1,0 +1,278 @@
+"""The pipeline on Glue 5.1's own S3 connector (S3A, hadoop-aws 3.3.4) against a local S3 API
+(moto's server, tests/s3_server.py), request by request.
+
+landing bucket -> the Lambda's handler (boto3 on the server) -> bronze bucket -> the job on
+s3a:// paths (local bookmark state) -> silver, quarantine and _commits/ in the silver bucket.
+The same landing files also go through the file:// pipeline; both must give the same rows. Every
+request the server answered is mapped to its IAM authorization and decided against the role of
+the component that sent it, rendered from terraform/ (tests/iam_sim.py). Each case runs under
+both directory-marker policies: `delete` (Hadoop 3.3.4's default) and `keep` (Hadoop 3.4's,
+Glue 5.1's Hadoop).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+
+import generate_telemetry as gen
+import handler
+import local_job
+import local_runtime
+import pytest
+from hcl_eval import INGESTION, blocks, job_arguments, lambda_function, split_s3_uri
+from iam_sim import NO_NODE, NODE, SIMULATOR, Request, Role, job_role, lambda_role
+from lake import Lake
+from s3_server import S3Server, authorizations
+from silver_job.config import JobConfig
+
+pytestmark = pytest.mark.spark
+
+TESTS = Path(__file__).resolve().parent
+LANDING_DATA = TESTS / "data" / "landing"
+# The buckets and prefixes as Terraform names them (tests/hcl_eval.py renders `<name>-bucket`).
+LAMBDA_ENV = INGESTION.value(lambda_function()["environment"][0]["variables"])
+LANDING_BUCKET = INGESTION.value(
+    blocks(INGESTION.doc, "resource", "aws_s3_bucket_notification")["landing"]["bucket"]
+)
+BRONZE_BUCKET, BRONZE_PREFIX = split_s3_uri(job_arguments()["--bronze_path"])
+SILVER_BUCKET, SILVER_PREFIX = split_s3_uri(job_arguments()["--silver_path"])
+_, QUARANTINE_PREFIX = split_s3_uri(job_arguments()["--quarantine_path"])
+EVENT_TIME = dt.datetime(2025, 10, 30, 6, 0, tzinfo=dt.UTC)
+
+
+def landing_files(folder: Path) -> list[Path]:
+    """A small fleet with duplicates and bad records, the seed's example, and hostile uploads
+    (a bad mileage, a malformed file, JSON Lines, a field of two types)."""
+    start = dt.date(2025, 10, 28)
+    common = {"cars": 4, "readings_per_day": 2, "duplicate_rate": 0.2, "bad_rate": 0.1}
+    gen.generate(folder / "fleet", days=2, start_date=start, seed=5, fmt="array", files=2, **common)
+    gen.seed_example(folder / "seed")
+    for name in ("bad_mileage.json", "malformed.json", "v1_lines.json", "conflicting_types.json"):
+        shutil.copy(LANDING_DATA / name, folder / name)
+    return sorted(p for p in folder.rglob("*.json"))
+
+
+def s3_event(key: str, etag: str, size: int) -> dict:
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": "us-east-1",
+                "eventTime": EVENT_TIME.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "bucket": {"name": LANDING_BUCKET, "arn": f"arn:aws:s3:::{LANDING_BUCKET}"},
+                    "object": {"key": key, "size": size, "eTag": etag},
+                },
+            }
+        ]
+    }
+
+
+@contextmanager
+def lambda_environment(server: S3Server):
+    """The Lambda's environment as Terraform sets it, its boto3 pointed at the local server."""
+    values = {
+        **LAMBDA_ENV,
+        "AWS_ENDPOINT_URL": server.endpoint,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    handler._STORE = None  # a warm container's client would point elsewhere
+    try:
+        yield
+    finally:
+        handler._STORE = None
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+class S3Lake:
+    """The three buckets on the local server, and the job's configuration on them."""
+
+    def __init__(self, server: S3Server, state: Path) -> None:
+        self.server = server
+        self.state = state
+        for bucket in (LANDING_BUCKET, BRONZE_BUCKET, SILVER_BUCKET):
+            server.client().create_bucket(Bucket=bucket)
+
+    def config(self, **overrides) -> JobConfig:
+        return JobConfig(
+            bronze_path=f"s3a://{BRONZE_BUCKET}/{BRONZE_PREFIX.rstrip('/')}",
+            silver_path=f"s3a://{SILVER_BUCKET}/{SILVER_PREFIX.rstrip('/')}",
+            quarantine_path=f"s3a://{SILVER_BUCKET}/{QUARANTINE_PREFIX.rstrip('/')}",
+            state_path=str(self.state),
+            **overrides,
+        )
+
+    def upload_and_ingest(self, files: list[Path], root: Path) -> list[dict]:
+        """Each landing file uploaded, then its S3 event through the Lambda's handler."""
+        client = self.server.client()
+        events = []
+        for path in files:
+            key = path.relative_to(root).as_posix()
+            etag = client.put_object(Bucket=LANDING_BUCKET, Key=key, Body=path.read_bytes())
+            events.append(s3_event(key, etag["ETag"].strip('"'), path.stat().st_size))
+        with lambda_environment(self.server):
+            return [handler.lambda_handler(event, None) for event in events]
+
+    def objects(self) -> dict[str, dict[str, str]]:
+        return {b: self.server.objects(b) for b in (LANDING_BUCKET, BRONZE_BUCKET, SILVER_BUCKET)}
+
+
+def table_rows(spark, path: str) -> list[tuple]:
+    df = spark.read.option("mergeSchema", "true").parquet(path)
+    columns = sorted(df.columns)
+    return sorted((tuple(str(r[c]) for c in columns) for r in df.collect()), key=str)
+
+
+@pytest.fixture(scope="module", params=["delete", "keep"])
+def marker_retention(request):
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def s3(spark, marker_retention):
+    server = S3Server().start()
+    local_runtime.use_s3_endpoint(
+        spark, local_runtime.s3a_endpoint_conf(server.endpoint, marker_retention)
+    )
+    yield server
+    spark._jvm.org.apache.hadoop.fs.FileSystem.closeAll()
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def runs(spark, s3, tmp_path_factory):
+    """The pipeline once on S3 and once on local files, from the same landing files, with the
+    requests each component sent on S3."""
+    root = tmp_path_factory.mktemp("landing")
+    files = landing_files(root / "landing")  # keys landing/..., as the notification's prefix
+    lake = S3Lake(s3, tmp_path_factory.mktemp("state"))
+    s3.clear()
+    lake.upload_and_ingest(files, root)
+    lambda_requests = [r for r in s3.requests() if r.bucket != LANDING_BUCKET or r.method != "PUT"]
+    s3.clear()
+    first = local_job.run_local(spark, lake.config())
+    job_requests = s3.requests()
+    before = lake.objects()
+    s3.clear()
+    second = local_job.run_local(spark, lake.config())
+    second_requests = s3.requests()
+
+    local = Lake(tmp_path_factory.mktemp("file_lake"))
+    for path in files:
+        local_runtime.convert_local_file(
+            path,
+            local.bronze.parent,
+            landing_root=root,
+            source_bucket=LANDING_BUCKET,
+            event_time=EVENT_TIME,
+            bronze_prefix=BRONZE_PREFIX.rstrip("/"),
+        )
+    local_summary = local.run(spark)
+    return {
+        "lake": lake,
+        "local": local,
+        "first": first,
+        "second": second,
+        "local_summary": local_summary,
+        "lambda_requests": lambda_requests,
+        "job_requests": job_requests,
+        "second_requests": second_requests,
+        "objects_before": before,
+        "objects_after": lake.objects(),
+    }
+
+
+def test_silver_and_quarantine_on_s3_equal_a_file_run_row_for_row(spark, runs):
+    lake, local = runs["lake"], runs["local"]
+    config = lake.config()
+    s3_silver = table_rows(spark, config.silver_path)
+    assert s3_silver == table_rows(spark, str(local.silver))
+    assert len(s3_silver) == runs["first"]["rows_after_dedup"] > 0
+    assert table_rows(spark, config.quarantine_path) == table_rows(spark, str(local.quarantine))
+    timing = ("seconds", "run_seconds", "run_id")
+    s3_summary = {k: v for k, v in runs["first"].items() if k not in timing}
+    assert s3_summary == {k: v for k, v in runs["local_summary"].items() if k not in timing}
+    assert runs["first"]["rows_rejected_total"] > 0 and runs["first"]["status"] == "ok"
+
+
+def test_the_lambdas_bronze_objects_on_s3_are_the_local_runs_files(runs):
+    bronze = runs["objects_after"][BRONZE_BUCKET]
+    local_root = runs["local"].bronze.parent
+    local_files = sorted(
+        p.relative_to(local_root).as_posix() for p in local_root.rglob("*") if p.is_file()
+    )
+    assert sorted(bronze) == local_files
+
+
+def test_a_second_run_with_nothing_new_changes_no_object(runs):
+    assert runs["second"]["status"] == "no_new_data"
+    assert runs["objects_after"] == runs["objects_before"]
+    assert {r.kind for r in runs["second_requests"]} <= {"LIST", "HEAD", "GET"}
+
+
+def test_the_commit_leaves_only_the_schema_registry_in_commits(runs):
+    commits = f"_commits/{SILVER_PREFIX.rstrip('/')}/"
+    silver = runs["objects_after"][SILVER_BUCKET]
+    left = sorted(k for k in silver if k.startswith(commits) and not k.endswith("/"))
+    assert left == [f"{commits}_schema.json"]
+
+
+def decided(role, requests) -> list[str]:
+    """Every authorization the role does not grant, named by its request."""
+    needed = [(r, Request(r.method, *need)) for r in requests for need in authorizations(r)]
+    denied = set(role.denied([request for _, request in needed]))
+    return [f"{r} needs {req.action} on {req.resource}" for r, req in needed if req in denied]
+
+
+@pytest.mark.skipif(NODE is None, reason=NO_NODE)
+def test_the_job_role_allows_every_request_the_job_sent(runs):
+    requests = runs["job_requests"] + runs["second_requests"]
+    assert {r.kind for r in requests} >= {"LIST", "HEAD", "GET", "PUT", "COPY", "DELETE"}
+    try:
+        assert decided(job_role(), requests) == []
+    finally:
+        SIMULATOR.close()
+
+
+@pytest.mark.skipif(NODE is None, reason=NO_NODE)
+def test_the_lambda_role_allows_every_request_the_handler_sent(runs):
+    requests = runs["lambda_requests"]
+    assert {r.bucket for r in requests} == {LANDING_BUCKET, BRONZE_BUCKET}
+    try:
+        assert decided(lambda_role(), requests) == []
+    finally:
+        SIMULATOR.close()
+
+
+@pytest.mark.skipif(NODE is None, reason=NO_NODE)
+def test_each_s3_statement_of_the_job_role_is_needed_by_a_recorded_request(runs):
+    """The check can fail: without any one statement of the job's bronze and silver grants,
+    the recorded requests that needed it are named (method, key, action)."""
+    role = job_role()
+    missed = {}
+    try:
+        for name in ("read_bronze", "write_silver"):
+            statements = role.documents[name]["Statement"]
+            for index, statement in enumerate(statements):
+                kept = statements[:index] + statements[index + 1 :]
+                documents = {**role.documents, name: {**role.documents[name], "Statement": kept}}
+                names = decided(Role(role.name, documents), runs["job_requests"])
+                assert all(" needs s3:" in line and " s3://" in line for line in names)
+                missed[(name, index, tuple(statement["Action"]))] = len(names)
+    finally:
+        SIMULATOR.close()
+    assert [key for key, count in missed.items() if count == 0] == []
