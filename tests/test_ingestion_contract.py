@@ -2,6 +2,7 @@
 bronze, numbers written as text, and how a reason quotes a value."""
 
 import pyarrow as pa
+import pytest
 from bronze_factory import LINEAGE_FIELDS, V1_SCHEMA
 from ingest import contract
 from ingestion_helpers import CONTRACT_NAMES, LINEAGE, convert_records, table_of
@@ -54,3 +55,32 @@ def test_a_reason_quotes_a_number_clipped_even_one_too_long_to_print():
         (4, "field name b'" + "x" * 35 + "... is not a string"),
     ]
     assert table["carChassis"].to_pylist() == ["C0"]
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("١٢٣", '"١٢٣"'),  # Arabic-Indic digits: float() reads them as 123.0
+        ("１２３", '"１２３"'),  # full-width digits
+        ("12\u0663", '"12\u0663"'),  # one Arabic-Indic digit among ASCII ones
+        ("\u00a0123", '"\u00a0123"'),  # a no-break space around ASCII digits
+    ],
+)
+def test_numeric_text_takes_ascii_digits_only(text, shown):
+    records = [
+        {"carChassis": "C0", "currentMileage": " 123 ", "year": "2024"},
+        {"carChassis": "BAD-1", "currentMileage": text},
+        {"carChassis": "BAD-2", "year": text},
+        {"carChassis": "C1", "currentMileage": "+1.5e3"},
+    ]
+
+    table, rejected = convert_records(records)
+
+    assert rejected == [
+        (1, f"field 'currentMileage' must be a number per the v1 contract, got string {shown}"),
+        (2, f"field 'year' must be an integer per the v1 contract, got string {shown}"),
+    ]
+    assert table.select(["carChassis", "currentMileage", "year"]).to_pylist() == [
+        {"carChassis": "C0", "currentMileage": 123.0, "year": 2024},
+        {"carChassis": "C1", "currentMileage": 1500.0, "year": None},
+    ]
