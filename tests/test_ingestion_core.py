@@ -1,11 +1,16 @@
-"""The one code path of a landing object (``ingest.core``): S3 event records and the
-configuration."""
+"""The one code path of a landing object (``ingest.core``): S3 event records, the
+configuration, and the objects ``plan`` puts (event times)."""
 
 import datetime as dt
+import json
+import os
+import time
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
-from ingest import core
-from ingestion_helpers import UTC
+from ingest import core, keys
+from ingestion_helpers import CONTRACT_NAMES, UTC
 
 
 def test_event_record_keys_are_url_decoded():
@@ -45,3 +50,52 @@ def test_configuration_defaults():
     assert core.Config.from_env({"BRONZE_BUCKET": "b"}) == core.Config(
         bronze_bucket="b", bronze_prefix="car_data", quarantine_prefix="quarantine"
     )
+
+
+CONFIG = core.Config("bronze")
+
+
+@pytest.fixture
+def local_zone_utc_minus_3():
+    """The process's local time zone three hours behind UTC (a POSIX TZ: no tz database)."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "XXX+3"
+    time.tzset()
+    yield
+    if before is None:
+        del os.environ["TZ"]
+    else:
+        os.environ["TZ"] = before
+    time.tzset()
+
+
+def test_a_naive_event_time_is_utc_in_the_keys_and_the_lineage(local_zone_utc_minus_3):
+    # a local caller's event time without a zone: 23:30 on 2 Nov is UTC everywhere, not 02:30
+    # on 3 Nov (what the local zone would make of it)
+    naive = dt.datetime(2025, 11, 2, 23, 30)
+    utc = naive.replace(tzinfo=UTC)
+    source = core.SourceObject("landing", "landing/f.json", naive, etag="e1")
+    raw = b'{"carChassis": "C1", "currentMileage": 5}\n{"carChassis": "BAD", "year": 1.5}\n'
+
+    outcome, (quarantine, bronze) = core.plan(raw, source, CONFIG, "e1")
+
+    assert (quarantine.key, bronze.key) == (
+        keys.records_key("landing/f.json", "e1", utc),
+        keys.bronze_key("landing/f.json", "e1", utc, source_bucket="landing"),
+    )
+    assert quarantine.key.startswith("quarantine/2025-11-02/")
+    assert bronze.key.startswith("car_data/ingest_year=2025/ingest_month=11/ingest_day=02/")
+    assert pq.read_table(pa.BufferReader(bronze.body)).to_pylist() == [
+        {
+            **dict.fromkeys(CONTRACT_NAMES),
+            "carChassis": "C1",
+            "currentMileage": 5.0,
+            "ingestion_timestamp": utc,
+            "source_bucket": "landing",
+            "source_file": "landing/f.json",
+        }
+    ]
+    assert [json.loads(line)["event_time"] for line in quarantine.body.splitlines()] == [
+        "2025-11-02T23:30:00Z"
+    ]
+    assert (outcome["rows"], outcome["quarantined_records"]) == (1, 1)
