@@ -106,3 +106,99 @@ def test_record_positions_count_records_and_lines():
     items = list(payload.items())
 
     assert [(i.index, payload.line_of(i.start)) for i in items] == [(0, 1), (1, 3), (2, 3), (3, 4)]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # JSON Lines whose first line is broken: the next line holds a record alone
+        (
+            b'{"carChassis": "C0", "currentMil\n{"carChassis": "C1"}\n\n{"carChassis": "C2"}\n',
+            [
+                (
+                    "bad",
+                    "malformed JSON at line 1 column 22: Unterminated string starting at",
+                    '{"carChassis": "C0", "currentMil',
+                ),
+                {"carChassis": "C1"},
+                {"carChassis": "C2"},
+            ],
+        ),
+        (
+            b'{"a": \n{"b": 2} {"c": 3}\n',  # records concatenated on the lines after it
+            [("bad", "malformed JSON at line 1 column 7: Expecting value", '{"a": '), {"b": 2}]
+            + [{"c": 3}],
+        ),
+        (
+            b'{"a": }{"b": 2}\r\n{"c": 3}',  # a broken line is one bad record, whatever it holds
+            [("bad", "malformed JSON at line 1 column 7: Expecting value", '{"a": }{"b": 2}\r')]
+            + [{"c": 3}],
+        ),
+    ],
+)
+def test_json_lines_with_a_broken_first_line_are_judged_line_by_line(raw, expected):
+    assert parse(raw) == expected
+
+
+def test_the_line_of_a_broken_first_line_is_its_own():
+    payload = Payload(b'\n\n{"a": 1,,\n{"b": 2}\n')
+    items = list(payload.items())
+
+    assert [(i.index, payload.line_of(i.start), i.reason) for i in items] == [
+        (
+            0,
+            3,
+            "malformed JSON at line 3 column 9: Expecting property name enclosed in double quotes",
+        ),
+        (1, 4, None),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (
+            b'{"a": 1} x',
+            [{"a": 1}, ("bad", "malformed JSON at line 1 column 1: Expecting value", "x")],
+        ),
+        (
+            b'{"a": 1}]',
+            [{"a": 1}, ("bad", "malformed JSON at line 1 column 1: Expecting value", "]")],
+        ),
+        # a record spanning lines: what follows it is one bad record, up to the end of the file
+        (
+            b'{\n  "a": 1\n}\nx\n{"b": 2}\n',
+            [
+                {"a": 1},
+                ("bad", "malformed JSON at line 4 column 1: Expecting value", 'x\n{"b": 2}'),
+            ],
+        ),
+        (
+            b'{\n  "a": 1\n}\n{\n  "b": \n}',
+            [
+                {"a": 1},
+                ("bad", "malformed JSON at line 6 column 1: Expecting value", '{\n  "b": \n}'),
+            ],
+        ),
+    ],
+)
+def test_a_complete_record_followed_by_junk_is_a_record_and_the_junk_a_bad_one(raw, expected):
+    assert parse(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        # a pretty-printed document that does not parse stays whole, even if a line of it holds
+        # an object alone: only a line right after a broken first line can start JSON Lines
+        (
+            b'{\n  "stops": [\n    {"city": "Recife"}\n  ],\n  "x": \n}\n{"a": 1}\n',
+            "malformed JSON at line 6 column 1: Expecting value",
+        ),
+        (b'{"a":\n[1]\n', "malformed JSON at line 3 column 1: Expecting ',' delimiter"),
+    ],
+)
+def test_a_malformed_document_spanning_lines_stays_whole(raw, reason):
+    with pytest.raises(BadContent) as caught:
+        parse(raw)
+    assert caught.value.reason == reason

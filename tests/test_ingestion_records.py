@@ -212,3 +212,52 @@ def test_a_drifting_field_quarantines_only_the_drifting_records_of_a_large_file(
     assert len(body.splitlines()) == len(rows) + len(entries) == 5_000
     (processed,) = result["processed"]
     assert (processed["rows"], processed["quarantined_records"]) == (4_950, 50)
+
+
+def quarantine_lines(objects: dict, etag: str) -> list[dict]:
+    body = objects[keys.records_key(KEY, etag, EVENT_TIME)]
+    return [json.loads(line) for line in body.decode().splitlines()]
+
+
+def bronze_rows(objects: dict, etag: str) -> list[dict]:
+    body = objects[keys.bronze_key(KEY, etag, EVENT_TIME, source_bucket=LANDING)]
+    return pq.read_table(pa.BufferReader(body)).to_pylist()
+
+
+def line_of(etag: str, record: int, line: int, reason: str, text: str) -> dict:
+    """A quarantine line of the uploaded file."""
+    lineage = {"source_bucket": LANDING, "source_key": KEY, "etag": etag, "version_id": None}
+    where = {"record": record, "line": line, "reason": reason, "text": text}
+    return {**lineage, "event_time": "2025-11-02T09:30:00.250000Z", **where}
+
+
+def test_a_broken_first_json_line_costs_only_itself(s3, lambda_context):
+    lines = ['{"carChassis": "BROKEN", "currentMileage": 1', json.dumps(good("GOOD-1", 100))]
+    lines += [json.dumps(good("GOOD-2", 200))]
+    body = ("\n".join(lines) + "\n").encode()
+
+    result, objects, etag = upload_and_handle(s3, body, lambda_context)
+
+    reason = "malformed JSON at line 1 column 45: Expecting ',' delimiter"
+    assert quarantine_lines(objects, etag) == [line_of(etag, 0, 1, reason, lines[0])]
+    assert bronze_rows(objects, etag) == [as_bronze_row(good(f"GOOD-{i}", i * 100)) for i in (1, 2)]
+    (processed,) = result["processed"]
+    assert (processed["rows"], processed["quarantined_records"]) == (2, 1)
+
+
+@pytest.mark.parametrize(("indent", "junk"), [(None, " x"), (None, "]"), (2, "\n}\n")])
+def test_a_complete_record_followed_by_junk_goes_to_bronze_the_junk_to_quarantine(
+    s3, lambda_context, indent, junk
+):
+    record = good("GOOD-1", 100)
+    text = json.dumps(record, indent=indent)  # on one line, or pretty-printed
+    body = (text + junk).encode()
+
+    result, objects, etag = upload_and_handle(s3, body, lambda_context)
+
+    line = text.count("\n") + 1 + junk.lstrip(" ").startswith("\n")  # where the junk is
+    reason = f"malformed JSON at line {line} column 1: Expecting value"
+    assert quarantine_lines(objects, etag) == [line_of(etag, 1, line, reason, junk.strip())]
+    assert bronze_rows(objects, etag) == [as_bronze_row(record)]
+    (processed,) = result["processed"]
+    assert (processed["rows"], processed["quarantined_records"]) == (1, 1)

@@ -3,9 +3,11 @@
 A file is one JSON object, an array of objects, or JSON Lines (concatenated objects too),
 UTF-8 with or without BOM. What cannot be split into records raises ``BadContent`` (the file
 is quarantined whole): undecodable bytes, an empty file or array, a top-level scalar, a JSON
-document (array, or an object spanning lines) that does not parse. A file whose first record
-ends on its first line is JSON Lines and is judged line by line: a line that does not parse is
-one bad record, the others go on. A record that is not an object is bad alone.
+document (an array, or a first object spanning lines) that does not parse. A file whose first
+record ends on its first line, or whose first line does not parse but whose second holds a
+record, is JSON Lines and is judged line by line: a line that does not parse is one bad
+record, the others go on. After a complete record spanning lines, what does not parse is one
+bad record up to the end of the file. A record that is not an object is bad alone.
 """
 
 import json
@@ -95,14 +97,16 @@ class Payload:
                 value, stop = _DECODER.raw_decode(text, idx)
                 item = self._item(n, idx, stop, value, what)
             except _PARSE_ERRORS as exc:
-                if not lines:
+                if array or not (lines or n or self._record_on_line(self._line_end(idx))):
                     raise BadContent(_malformed(exc)) from None
-                stop = text.find("\n", idx)  # the rest of the line is one bad record
-                stop = end if stop < 0 else stop
-                item = Item(n, idx, stop, None, self._line_error(idx, stop))
+                lines = lines or not n  # a broken first line before a line holding a record
+                # a bad line; or after a record spanning lines, the rest of the file (trimmed)
+                stop = self._line_end(idx) if lines else len(text.rstrip(" \t\n\r"))
+                reason = self._line_error(idx, stop) if lines else _malformed(exc)
+                item = Item(n, idx, stop, None, reason)
             yield item
             if n == 0 and not array:  # JSON Lines: the first record ends on the first line
-                lines = text.find("\n", idx) >= stop
+                lines = lines or text.find("\n", idx, stop) < 0
             n, idx = n + 1, self._skip(stop)
             if array:
                 at, idx = idx, self._skip(idx + 1)
@@ -112,6 +116,21 @@ class Payload:
                     raise BadContent(_malformed(_error("Extra data after the array", text, idx)))
                 if not text.startswith(",", at):
                     raise BadContent(_malformed(_error("Expecting ',' or ']'", text, at)))
+
+    def _line_end(self, idx: int) -> int:
+        stop = self.text.find("\n", idx)
+        return len(self.text) if stop < 0 else stop
+
+    def _record_on_line(self, idx: int) -> bool:
+        """Whether the next line after ``idx`` that is not blank starts an object ending on it."""
+        idx = self._skip(idx)
+        if not self.text.startswith("{", idx):
+            return False
+        try:
+            stop = _DECODER.raw_decode(self.text, idx)[1]
+        except _PARSE_ERRORS:
+            return False
+        return self.text.find("\n", idx, stop) < 0
 
     def _item(self, n: int, start: int, end: int, value: object, what: str) -> Item:
         if type(value) is not dict:
