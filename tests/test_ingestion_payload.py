@@ -202,3 +202,44 @@ def test_a_malformed_document_spanning_lines_stays_whole(raw, reason):
     with pytest.raises(BadContent) as caught:
         parse(raw)
     assert caught.value.reason == reason
+
+
+DUPLICATE = ": JSON leaves open which value counts"
+
+
+@pytest.mark.parametrize(
+    ("record", "key"),
+    [
+        ('{"currentMileage": 10, "carChassis": "C1", "currentMileage": 99999}', "currentMileage"),
+        ('{"metrics": {"trip": {"tripMileage": 1, "tripMileage": 1}}}', "metrics.trip.tripMileage"),
+        ('{"stops": [{"at": "x"}, {"at": "y", "n": 1, "at": "z"}]}', "stops[].at"),
+        # of several, the last object to close: the first "a" is not in the record
+        ('{"a": {"k": 1, "k": 2}, "a": {"k": 3}}', "a"),
+    ],
+)
+def test_a_record_with_a_duplicate_key_is_bad_alone_naming_the_key(record, key):
+    for raw in (f'[{{"n": 0}},\n {record},\n {{"n": 2}}]', f'{{"n": 0}}\n{record}\n{{"n": 2}}'):
+        assert parse(raw.encode()) == [
+            {"n": 0},
+            ("bad", f"duplicate key {key!r}{DUPLICATE}", record),
+            {"n": 2},
+        ]
+
+
+def test_a_duplicate_key_in_a_line_that_does_not_parse_marks_no_other_record():
+    raw = b'{"a": {"k": 1, "k": 2}, \n{"b": 2}\n{"c": {"k": 1, "k": 2}\n{"d": 4}\n'
+
+    assert parse(raw) == [
+        (
+            "bad",
+            "malformed JSON at line 1 column 25: Expecting property name enclosed in double quotes",
+            '{"a": {"k": 1, "k": 2}, ',
+        ),
+        {"b": 2},
+        (
+            "bad",
+            "malformed JSON at line 3 column 23: Expecting ',' delimiter",
+            '{"c": {"k": 1, "k": 2}',
+        ),
+        {"d": 4},
+    ]

@@ -261,3 +261,21 @@ def test_a_complete_record_followed_by_junk_goes_to_bronze_the_junk_to_quarantin
     assert bronze_rows(objects, etag) == [as_bronze_row(record)]
     (processed,) = result["processed"]
     assert (processed["rows"], processed["quarantined_records"]) == (1, 1)
+
+
+@pytest.mark.parametrize("layout", ["array", "lines"])
+def test_a_record_with_a_duplicate_key_is_quarantined_alone_naming_the_key(
+    s3, lambda_context, layout
+):
+    goods = [good("GOOD-1", 100), good("GOOD-2", 200)]
+    twice = '{"carChassis": "TWICE", "currentMileage": 10, "currentMileage": 99999}'
+    texts = [json.dumps(goods[0]), twice, json.dumps(goods[1])]
+    body = ("[" + ",\n".join(texts) + "]" if layout == "array" else "\n".join(texts)).encode()
+
+    result, objects, etag = upload_and_handle(s3, body, lambda_context)
+
+    reason = "duplicate key 'currentMileage': JSON leaves open which value counts"
+    assert quarantine_lines(objects, etag) == [line_of(etag, 1, 2, reason, twice)]
+    assert bronze_rows(objects, etag) == [as_bronze_row(g) for g in goods]
+    (processed,) = result["processed"]
+    assert (processed["rows"], processed["quarantined_records"]) == (2, 1)
