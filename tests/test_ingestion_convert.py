@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 from bronze_factory import V1_FIELDS
 from ingest import contract, convert, core
-from ingest.payload import Payload
+from ingest.payload import Item, Payload
 from ingestion_helpers import (
     CONTRACT_NAMES,
     EVENT_TIME,
@@ -1068,3 +1068,25 @@ def test_parquet_bytes_are_deterministic():
     assert pq.read_table(pa.BufferReader(first)).schema.field("ingestion_timestamp").type == (
         pa.timestamp("us", tz="UTC")
     )
+
+
+def test_a_rejected_record_keeps_only_its_place_and_reason(monkeypatch):
+    # a bad producer release: every record's mileage is text. The rejected records hold no
+    # parsed value, so the memory they take does not grow with their content.
+    monkeypatch.setattr(convert, "CHUNK_ROWS", 3)
+    texts = [
+        json.dumps({"carChassis": f"C{i}", "currentMileage": "12k", "metrics": {"n": i}})
+        for i in range(8)
+    ]
+    payload = Payload(("[" + ",\n".join(texts) + "]").encode())
+
+    table, rejected = convert.convert(payload.items())
+
+    starts = [1 + sum(len(text) + 2 for text in texts[:i]) for i in range(len(texts))]
+    reason = "field 'currentMileage' must be a number per the v1 contract, got string \"12k\""
+    assert table is None
+    assert rejected == [
+        (Item(i, start, start + len(texts[i]), None, None), reason)
+        for i, start in enumerate(starts)
+    ]
+    assert [payload.text[item.start : item.end] for item, _ in rejected] == texts

@@ -1,5 +1,5 @@
 """The one code path of a landing object (``ingest.core``): S3 event records, the
-configuration, and the objects ``plan`` puts (event times)."""
+configuration, and the objects ``plan`` puts (a quarantine produced as a stream, event times)."""
 
 import datetime as dt
 import json
@@ -9,8 +9,8 @@ import time
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from ingest import core, keys
-from ingestion_helpers import CONTRACT_NAMES, UTC
+from ingest import convert, core, keys
+from ingestion_helpers import CONTRACT_NAMES, EVENT_TIME, UTC
 
 
 def test_event_record_keys_are_url_decoded():
@@ -52,7 +52,51 @@ def test_configuration_defaults():
     )
 
 
+SOURCE = core.SourceObject("landing", "landing/fleet/f.json", EVENT_TIME, etag="e1")
 CONFIG = core.Config("bronze")
+LINEAGE_OF_LINES = {
+    "source_bucket": "landing",
+    "source_key": "landing/fleet/f.json",
+    "etag": "e1",
+    "version_id": None,
+    "event_time": "2025-11-02T08:15:42.517000Z",
+}
+
+
+def test_a_file_of_bad_records_is_quarantined_record_by_record_as_a_stream(monkeypatch):
+    # a bad producer release: every record sends its mileage as text
+    monkeypatch.setattr(convert, "CHUNK_ROWS", 4)
+    texts = [
+        json.dumps({"carChassis": f"C{i}", "currentMileage": "12k", "note": "é" * i})
+        for i in range(10)
+    ]
+    raw = ("\n".join(texts) + "\n").encode()
+
+    outcome, puts = core.plan(raw, SOURCE, CONFIG, "e1")
+
+    reason = "field 'currentMileage' must be a number per the v1 contract, got string \"12k\""
+    records_key = keys.records_key("landing/fleet/f.json", "e1", EVENT_TIME)
+    assert outcome == {
+        "source_bucket": "landing",
+        "source_key": "landing/fleet/f.json",
+        "status": "quarantined",
+        "target_bucket": "bronze",
+        "quarantined_records": 10,
+        "quarantine_key": records_key,
+        "target_key": records_key,
+        "reason": reason,
+    }
+    ((key, body, content_type),) = puts
+    assert (key, content_type) == (records_key, "application/x-ndjson")
+    # produced line by line as the store reads it, the same each time it is read
+    expected = [
+        {**LINEAGE_OF_LINES, "record": i, "line": i + 1, "reason": reason, "text": text}
+        for i, text in enumerate(texts)
+    ]
+    for _ in range(2):
+        lines = list(body)
+        assert [json.loads(line) for line in lines] == expected
+        assert all(line.endswith(b"}\n") and line.count(b"\n") == 1 for line in lines)
 
 
 @pytest.fixture
@@ -95,7 +139,5 @@ def test_a_naive_event_time_is_utc_in_the_keys_and_the_lineage(local_zone_utc_mi
             "source_file": "landing/f.json",
         }
     ]
-    assert [json.loads(line)["event_time"] for line in quarantine.body.splitlines()] == [
-        "2025-11-02T23:30:00Z"
-    ]
+    assert [json.loads(line)["event_time"] for line in quarantine.body] == ["2025-11-02T23:30:00Z"]
     assert (outcome["rows"], outcome["quarantined_records"]) == (1, 1)

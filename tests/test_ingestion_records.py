@@ -279,3 +279,39 @@ def test_a_record_with_a_duplicate_key_is_quarantined_alone_naming_the_key(
     assert bronze_rows(objects, etag) == [as_bronze_row(g) for g in goods]
     (processed,) = result["processed"]
     assert (processed["rows"], processed["quarantined_records"]) == (2, 1)
+
+
+def test_a_file_of_only_bad_records_larger_than_a_part_is_quarantined_whole(
+    s3, lambda_context, monkeypatch
+):
+    # a bad producer release: every record sends its mileage as text. The quarantine output
+    # (~11 MB here) is uploaded in parts as it is produced; S3 takes parts of 5 MiB or more.
+    monkeypatch.setattr(core, "PART_BYTES", 5 * 2**20)
+    calls: list[str] = []
+    s3.meta.events.register(
+        "provide-client-params.s3.*", lambda model, **_: calls.append(model.name)
+    )
+    records = [
+        {**good(f"C{i}", 0), "currentMileage": "12k", "note": "n" * 2_000} for i in range(5_000)
+    ]
+    texts = [json.dumps(r) for r in records]
+    body = ("\n".join(texts) + "\n").encode()
+
+    result, objects, etag = upload_and_handle(s3, body, lambda_context)
+
+    reason = "field 'currentMileage' must be a number per the v1 contract, got string \"12k\""
+    records_key = keys.records_key(KEY, etag, EVENT_TIME)
+    assert list(objects) == [records_key]
+    assert quarantine_lines(objects, etag) == [
+        line_of(etag, i, i + 1, reason, text) for i, text in enumerate(texts)
+    ]
+    assert len(objects[records_key]) > 2 * core.PART_BYTES
+    assert [name for name in calls if "Multipart" in name or name == "UploadPart"] == [
+        "CreateMultipartUpload",
+        "UploadPart",
+        "UploadPart",
+        "UploadPart",
+        "CompleteMultipartUpload",
+    ]
+    (quarantined,) = result["quarantined"]
+    assert (quarantined["target_key"], quarantined["quarantined_records"]) == (records_key, 5_000)

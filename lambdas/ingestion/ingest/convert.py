@@ -97,7 +97,8 @@ class _Builder:
                 return self.add(items[len(items) // 2 :])
             reason = f"record cannot be converted to Arrow: {str(exc)[:200]}"
             verdicts, arr = [(items[0], reason, None)], []
-        self.rejected += [(item, reason) for item, reason, _ in verdicts if reason]
+        # a rejected record keeps only its place and reason: its value is not needed any more
+        self.rejected += [(item._replace(value=None), why) for item, why, _ in verdicts if why]
         if len(arr):
             self.chunks.append(arr)
 
