@@ -2,18 +2,24 @@
 
 Generates v1 landing files in a temporary folder (deterministic, seeded): ~1 KB (one
 pretty-printed object), ~1 MB (JSON Lines) and ~50 MB (a JSON array of ~100k records): clean,
-with 1 % bad records, and with 1 % of records whose unknown field changes type. Each file
-is converted in a fresh Python process through ``convert_local_file`` -- the same
-``process_object`` code path as the Lambda handler -- measuring:
+with 1 % bad records, with every record bad (a producer release sending ``currentMileage`` as
+``"12k"``), and with 1 % of records whose unknown field changes type. Each file is converted
+in a fresh Python process through ``convert_local_file`` -- the same ``process_object`` code
+path as the Lambda handler -- measuring:
 
 - wall time of the conversion (module import excluded, reported separately); for 1 KB the
   median of warm runs in the same process (the first, cold run is reported too);
 - peak RSS of the child process (``resource.getrusage(RUSAGE_SELF).ru_maxrss``), which includes
   the interpreter and the pyarrow import.
 
+It also times the parse of the clean 50 MB file (``Payload.items``) with and without the
+duplicate-key check. ``--baseline-rev REV`` converts every file with the Lambda code of a git
+revision too (its ``lambdas/ingestion`` and ``local_runtime.py``), in turn with the
+current code, for a before/after table.
+
 Writes ``<out>/ingestion.md`` and ``<out>/ingestion.json`` and prints the table.
 
-    .venv/bin/python bench/bench_ingestion.py --out docs/benchmarks
+    .venv/bin/python bench/bench_ingestion.py --out docs/benchmarks [--baseline-rev faef9de]
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -49,12 +56,17 @@ SIZES = (
     ("1 MB", "lines", 2_000, 0.0, "bad"),
     ("50 MB", "array", 100_000, 0.0, "bad"),
     ("50 MB, 1 % bad", "array", 100_000, 0.01, "bad"),
+    ("50 MB, all bad", "array", 100_000, 1.0, "mileage"),
     ("50 MB, 1 % drifting type", "array", 100_000, 0.01, "drift"),
 )
 # The 50 MB files are converted this many times each, in turn, so that all see the same load
 # on a shared machine; medians are compared.
 REPEATS_50MB = 5
 TARGET_BAD_OVERHEAD = 0.10
+# An all-bad file's peak RSS over the clean file's (issue 24)
+TARGET_ALL_BAD_RSS = 0.15
+PARSE_REPEATS = 5
+CURRENT = "current"  # the code of this checkout (a baseline revision is named "rev <REV>")
 
 
 def _deep(levels: int) -> dict:
@@ -87,6 +99,7 @@ DRIFT_KINDS = (
     lambda r: {**r, "driver": True},
 )
 KINDS = {"bad": BAD_KINDS, "drift": DRIFT_KINDS}
+KINDS["mileage"] = BAD_KINDS[:1]  # one bad producer release: mileage as text in every record
 
 MODELS = (
     ("Hyundai", "HB20 Sedan"),
@@ -181,7 +194,8 @@ def write_landing(
         good = make_record(rng, i)
         if kind == "drift":
             good["driver"] = DRIVERS[i % len(DRIVERS)]
-        return kinds[(i // every) % len(kinds)](good) if every and i % every == 7 else good
+        bad = every and i % every == 7 % every
+        return kinds[(i // every) % len(kinds)](good) if bad else good
 
     with path.open("w", encoding="utf-8") as handle:
         if layout == "object":
@@ -197,8 +211,13 @@ def write_landing(
             handle.write("\n]\n")
 
 
-def child(landing: Path, bronze: Path, runs: int) -> None:
-    """Runs in the fresh subprocess: import, convert ``runs`` times, report JSON on stdout."""
+def child(landing: Path, bronze: Path, runs: int, code: str | None) -> None:
+    """Runs in the fresh subprocess: import (the code under ``code`` first, if given), convert
+    ``runs`` times, report JSON on stdout."""
+    if code:
+        # both layouts: scripts/ before the package layout, scripts/local/ since
+        folders = ("scripts/local", "scripts", "lambdas/ingestion", "glue_jobs")
+        sys.path[:0] = [str(Path(code, folder)) for folder in folders]
     started = time.perf_counter()
     import local_runtime  # the Lambda's code and its local stand-ins, by module name
 
@@ -210,6 +229,11 @@ def child(landing: Path, bronze: Path, runs: int) -> None:
         times.append(time.perf_counter() - t0)
         cpu_times.append(time.process_time() - c0)
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    lines = reasons = 0  # the quarantine file's lines, and those with a reason (after the peak)
+    if "quarantine_key" in outcome:
+        with (bronze / outcome["quarantine_key"]).open(encoding="utf-8") as handle:
+            for line in handle:
+                lines, reasons = lines + 1, reasons + bool(json.loads(line)["reason"])
     result = {
         "import_s": import_s,
         "times_s": times,
@@ -218,15 +242,17 @@ def child(landing: Path, bronze: Path, runs: int) -> None:
         "status": outcome["status"],
         "rows": outcome.get("rows"),
         "quarantined_records": outcome.get("quarantined_records", 0),
+        "quarantine_lines": lines,
+        "quarantine_lines_with_reason": reasons,
         "parquet_bytes": outcome.get("bytes"),
     }
     print(json.dumps(result))
 
 
-def run_child(landing: Path, bronze: Path, runs: int) -> tuple[dict, float]:
+def run_child(*args: object) -> tuple[dict, float]:
     started = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, __file__, "--child", str(landing), str(bronze), str(runs)],
+        [sys.executable, __file__, *map(str, args)],
         check=True,
         capture_output=True,
         text=True,
@@ -235,47 +261,94 @@ def run_child(landing: Path, bronze: Path, runs: int) -> tuple[dict, float]:
     return json.loads(proc.stdout.strip().splitlines()[-1]), time.perf_counter() - started
 
 
-def run_sizes(workdir: Path) -> list[dict]:
-    """Every small size once (the 1 KB file warm too); the 50 MB files REPEATS_50MB times each,
-    in turn, reporting the run with the median CPU time of the conversion."""
-    runs: dict[str, list[tuple[dict, float]]] = {}
-    order, big = [], []
+def baseline_code(rev: str, folder: Path) -> Path:
+    """The Lambda code of git revision ``rev`` (``lambdas/ingestion``, and ``local_runtime`` with
+    what it imports from ``scripts`` and ``glue_jobs``), extracted under ``folder``."""
+    paths = ["lambdas/ingestion", "scripts", "glue_jobs"]
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", rev, *paths],
+        cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
+    ).stdout
+    tar_path = folder / "baseline.tar"
+    tar_path.write_bytes(archive)
+    with tarfile.open(tar_path) as tar:
+        tar.extractall(folder / "baseline", filter="data")
+    return folder / "baseline"
+
+
+def run_sizes(workdir: Path, codes: dict[str, Path | None]) -> list[dict]:
+    """Every small size once per code (the 1 KB file warm too); the 50 MB files REPEATS_50MB
+    times each, every file and code in turn, reporting the run with the median CPU time of the
+    conversion."""
+    runs: dict[tuple[str, str], list[tuple[dict, float]]] = {}
+    order, big, files = [], [], {}
     for label, layout, records, bad_rate, kind in SIZES:
         slug = label.replace(" ", "").replace(",", "").replace("%", "pc").lower()
-        landing = workdir / f"landing_{slug}.json"
+        files[label] = landing = workdir / f"landing_{slug}.json"
         write_landing(landing, layout, records, bad_rate, kind=kind)
-        job = (label, layout, records, landing, workdir / f"bronze_{slug}")
-        (big if records == 100_000 else order).append(job)
-    for label, _, records, landing, bronze in order + big * REPEATS_50MB:
-        result = run_child(landing, bronze, 1 + WARM_RUNS if records == 1 else 1)
-        runs.setdefault(label, []).append(result)
+        (big if records == 100_000 else order).append((label, records, landing, slug))
+    for label, records, landing, slug in order + big * REPEATS_50MB:
+        for name, code in codes.items():
+            bronze = workdir / f"bronze_{slug}_{list(codes).index(name)}"
+            warm = 1 + WARM_RUNS if records == 1 else 1
+            args = ["--child", landing, bronze, warm] + (["--code", code] if code else [])
+            runs.setdefault((name, label), []).append(run_child(*args))
     rows = []
-    for label, layout, records, *_ in SIZES:
-        results = sorted(runs[label], key=lambda r: r[0]["cold_cpu_s"])
-        result, process_s = results[len(results) // 2]
-        times = result.pop("times_s")
-        slug_file = next(j[3] for j in order + big if j[0] == label)
-        row = {
-            "size": label,
-            "layout": layout,
-            "file_bytes": slug_file.stat().st_size,
-            "records": records,
-            **result,
-            "cold_s": times[0],
-            "process_s": process_s,
-            "repeats": len(results),
-        }
-        if len(times) > 1:
-            row["warm_median_s"] = statistics.median(times[1:])
-            row["warm_runs"] = len(times) - 1
-        rows.append(row)
+    for name in codes:
+        for label, layout, records, *_ in SIZES:
+            results = sorted(runs[name, label], key=lambda r: r[0]["cold_cpu_s"])
+            result, process_s = results[len(results) // 2]
+            times = result.pop("times_s")
+            row = {
+                "code": name,
+                "size": label,
+                "layout": layout,
+                "file_bytes": files[label].stat().st_size,
+                "records": records,
+                **result,
+                "cold_s": times[0],
+                "process_s": process_s,
+                "repeats": len(results),
+            }
+            if len(times) > 1:
+                row["warm_median_s"] = statistics.median(times[1:])
+                row["warm_runs"] = len(times) - 1
+            rows.append(row)
     return rows
 
 
-def evaluate(rows: list[dict]) -> list[dict]:
-    by_size = {row["size"]: row for row in rows}
+def parse_child(landing: Path, repeats: int) -> None:
+    """Times ``Payload.items`` over ``landing`` with the duplicate-key check (the payload's
+    decoder) and without it (json's plain decoder), in turn; reports JSON on stdout."""
+    import gc
+
+    from ingest.payload import Payload
+
+    raw = landing.read_bytes()
+    gc.disable()  # as in the conversion
+    times: dict[str, list[float]] = {"with the check": [], "without": []}
+    for _ in range(repeats):
+        for name in times:
+            payload = Payload(raw)
+            if name == "without":
+                payload._decode = json.JSONDecoder().raw_decode
+            started = time.process_time()
+            records = sum(1 for _ in payload.items())
+            times[name].append(time.process_time() - started)
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    print(json.dumps({"records": records, "cpu_s": medians, "repeats": repeats}))
+
+
+def evaluate(rows: list[dict], parse: dict) -> list[dict]:
+    by_size = {row["size"]: row for row in rows if row["code"] == CURRENT}
     small, large, bad = by_size["1 KB"], by_size["50 MB"], by_size["50 MB, 1 % bad"]
-    drift = by_size["50 MB, 1 % drifting type"]
+    drift, all_bad = by_size["50 MB, 1 % drifting type"], by_size["50 MB, all bad"]
+    counts = [all_bad[k] for k in ("quarantined_records", "quarantine_lines")]
+    counts.append(all_bad["quarantine_lines_with_reason"])
+    all_bad_rss = all_bad["peak_rss_mb"] / large["peak_rss_mb"] - 1
+    check_cost = parse["cpu_s"]["with the check"] - parse["cpu_s"]["without"]
     lambda_s = drift["cold_cpu_s"] * LAMBDA_MB_PER_VCPU / LAMBDA_MEMORY_MB
     wall_overhead = bad["cold_s"] / large["cold_s"] - 1
     overhead = bad["cold_cpu_s"] / large["cold_cpu_s"] - 1
@@ -320,10 +393,33 @@ def evaluate(rows: list[dict]) -> list[dict]:
             "measured": f"CPU {overhead * 100:+.1f} % (wall {wall_overhead * 100:+.1f} %)",
             "met": overhead <= TARGET_BAD_OVERHEAD,
         },
+        {
+            "target": "50 MB, all bad: every record quarantined, one line each with its reason",
+            "measured": " / ".join(f"{count:,}" for count in counts) + " of "
+            f"{all_bad['records']:,} (records / lines / with a reason)",
+            "met": counts == [all_bad["records"]] * 3 and all_bad["rows"] is None,
+        },
+        {
+            "target": "50 MB, all bad: peak RSS <= the clean 50 MB file's + 15 %",
+            "measured": f"{all_bad['peak_rss_mb']:.0f} MB ({all_bad_rss * 100:+.1f} %)",
+            "met": all_bad_rss <= TARGET_ALL_BAD_RSS,
+        },
+        {
+            "target": f"50 MB, all bad: peak RSS + 40 MB (boto3) within the {LAMBDA_MEMORY_MB} MB"
+            " function",
+            "measured": f"{all_bad['peak_rss_mb'] + 40:.0f} MB",
+            "met": all_bad["peak_rss_mb"] + 40 <= LAMBDA_MEMORY_MB,
+        },
+        {
+            "target": "the duplicate-key check costs <= 10 % of the clean 50 MB conversion",
+            "measured": f"{check_cost * 1000:+.0f} ms CPU "
+            f"({check_cost / large['cold_cpu_s'] * 100:+.1f} %)",
+            "met": check_cost <= 0.10 * large["cold_cpu_s"],
+        },
     ]
 
 
-def render(rows: list[dict], checks: list[dict], machine: dict) -> str:
+def render(rows: list[dict], checks: list[dict], machine: dict, parse: dict) -> str:
     lines = [
         "# Ingestion benchmark",
         "",
@@ -350,7 +446,10 @@ def render(rows: list[dict], checks: list[dict], machine: dict) -> str:
         "a number, an array or a boolean in turn: the first record fixes the field's type, the",
         "drifting records are quarantined, each rejected in the walk that judges every record",
         "before pyarrow converts the others (no conversion is repeated).",
-        f"The three 50 MB files are converted {REPEATS_50MB} times each, in turn (the machine is",
+        'The all-bad file is the clean 50 MB file with `currentMileage` sent as `"12k"` in every',
+        "record (one bad producer release): every record goes to quarantine, one line each with",
+        "its reason (the child counts the lines of the quarantine file after its peak is taken).",
+        f"The four 50 MB files are converted {REPEATS_50MB} times each, in turn (the machine is",
         "shared); the table shows the run with the median CPU time of each, and the overhead",
         "of the bad records is the ratio of those CPU times (wall times follow the load).",
         "",
@@ -377,37 +476,84 @@ def render(rows: list[dict], checks: list[dict], machine: dict) -> str:
         "| Parquet | quarantined |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for row in rows:
+    for row in (row for row in rows if row["code"] == CURRENT):
         warm = (
             f"{row['warm_median_s'] * 1000:.1f} ms ({row['warm_runs']} runs)"
             if "warm_median_s" in row
             else "-"
         )
+        parquet = f"{row['parquet_bytes'] / 1e6:.3f} MB" if row["parquet_bytes"] else "-"
         lines.append(
             f"| {row['size']} | {row['layout']} | {row['file_bytes'] / 1e6:.3f} MB "
             f"| {row['records']:,} | {row['import_s'] * 1000:.0f} ms "
             f"| {row['cold_s'] * 1000:.1f} ms | {row['cold_cpu_s'] * 1000:.1f} ms | {warm} "
             f"| {row['process_s']:.2f} s "
-            f"| {row['peak_rss_mb']:.0f} MB | {row['parquet_bytes'] / 1e6:.3f} MB "
+            f"| {row['peak_rss_mb']:.0f} MB | {parquet} "
             f"| {row['quarantined_records']:,} |"
         )
+    cpu = parse["cpu_s"]
+    lines += [
+        "",
+        f"Parse of the clean 50 MB file ({parse['records']:,} records, `Payload.items`, CPU, "
+        f"median of {parse['repeats']} runs",
+        "in turn): with the duplicate-key check (json's `object_pairs_hook`) "
+        f"{cpu['with the check']:.2f} s, without it",
+        f"(json's plain decoder) {cpu['without']:.2f} s: "
+        f"{(cpu['with the check'] / cpu['without'] - 1) * 100:+.0f} % on the parse.",
+    ]
     lines += ["", "| target | measured | met |", "|---|---:|:---:|"]
     for check in checks:
         lines.append(
             f"| {check['target']} | {check['measured']} | {'yes' if check['met'] else 'NO'} |"
         )
+    if len({row["code"] for row in rows}) > 1:
+        lines += before_after(rows)
     return "\n".join(lines) + "\n"
+
+
+def before_after(rows: list[dict]) -> list[str]:
+    """The baseline revision's figures beside the current code's, file by file."""
+    before = {row["size"]: row for row in rows if row["code"] != CURRENT}
+    name = next(iter(before.values()))["code"]
+    lines = [
+        "",
+        f"## Before and after: {name} and the current code",
+        "",
+        f"Each file converted by the code of {name} and by the current code in turn, in the same",
+        "run (the 50 MB files as above, median CPU run of each). Quarantined: records /",
+        "quarantine lines.",
+        "",
+        "| file | conversion before | after | CPU before | after | peak RSS before | after "
+        "| quarantined before | after |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in (row for row in rows if row["code"] == CURRENT):
+        old = before[row["size"]]
+        figures = [f"{r['cold_s']:.2f} s" for r in (old, row)]
+        figures += [f"{r['cold_cpu_s']:.2f} s" for r in (old, row)]
+        figures += [f"{r['peak_rss_mb']:.0f} MB" for r in (old, row)]
+        figures += [f"{r['quarantined_records']:,} / {r['quarantine_lines']:,}" for r in (old, row)]
+        lines.append(f"| {row['size']} | " + " | ".join(figures) + " |")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "benchmarks")
     parser.add_argument(
+        "--baseline-rev", help="also convert every file with the Lambda code of this git revision"
+    )
+    parser.add_argument(
         "--child", nargs=3, metavar=("LANDING", "BRONZE", "RUNS"), help=argparse.SUPPRESS
     )
+    parser.add_argument("--code", help=argparse.SUPPRESS)
+    parser.add_argument("--parse", nargs=2, metavar=("LANDING", "REPEATS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        child(Path(args.child[0]), Path(args.child[1]), int(args.child[2]))
+        child(Path(args.child[0]), Path(args.child[1]), int(args.child[2]), args.code)
+        return 0
+    if args.parse:
+        parse_child(Path(args.parse[0]), int(args.parse[1]))
         return 0
 
     import pyarrow  # only for the report's machine line
@@ -420,12 +566,19 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_1m_at_start": round(os.getloadavg()[0], 2),
     }
     with tempfile.TemporaryDirectory(prefix="bench_ingestion_") as tmp:
-        rows = run_sizes(Path(tmp))
-    checks = evaluate(rows)
-    report = render(rows, checks, machine)
+        codes: dict[str, Path | None] = {CURRENT: None}
+        if args.baseline_rev:
+            codes = {f"rev {args.baseline_rev}": baseline_code(args.baseline_rev, Path(tmp))}
+            codes[CURRENT] = None
+        rows = run_sizes(Path(tmp), codes)
+        clean = Path(tmp, "landing_50mb.json")
+        parse = run_child("--parse", clean, PARSE_REPEATS)[0]
+    checks = evaluate(rows, parse)
+    report = render(rows, checks, machine, parse)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "ingestion.md").write_text(report, encoding="utf-8")
-    payload = {"machine": machine, "seed": SEED, "results": rows, "targets": checks}
+    payload = {"machine": machine, "seed": SEED, "results": rows, "parse": parse}
+    payload["targets"] = checks
     (args.out / "ingestion.json").write_text(json.dumps(payload, indent=2) + "\n", "utf-8")
     print(report)
     return 0

@@ -29,14 +29,12 @@ from __future__ import annotations
 import copy
 import json
 import urllib.parse
-from dataclasses import dataclass
 from pathlib import Path
 
 import boto3
 import botocore.client
 import pytest
 from hcl_eval import (
-    ACCOUNT,
     CATALOG,
     INGESTION,
     JOB,
@@ -64,6 +62,7 @@ from iam_sim import (
     listing,
     put,
 )
+from ingestion_helpers import LambdaContext
 from moto import mock_aws
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -285,20 +284,6 @@ def recorded_s3_calls(monkeypatch):
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", recording)
     return calls
-
-
-@dataclass
-class LambdaContext:
-    function_name: str = "car-telemetry-dev-ingestion"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = (
-        f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:car-telemetry-dev-ingestion"
-    )
-    aws_request_id: str = "c6af9ac6-7b61-11e6-9a41-93e812345678"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 120_000
 
 
 def landing_cases() -> list[tuple[str, bytes]]:

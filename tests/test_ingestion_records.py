@@ -212,3 +212,106 @@ def test_a_drifting_field_quarantines_only_the_drifting_records_of_a_large_file(
     assert len(body.splitlines()) == len(rows) + len(entries) == 5_000
     (processed,) = result["processed"]
     assert (processed["rows"], processed["quarantined_records"]) == (4_950, 50)
+
+
+def quarantine_lines(objects: dict, etag: str) -> list[dict]:
+    body = objects[keys.records_key(KEY, etag, EVENT_TIME)]
+    return [json.loads(line) for line in body.decode().splitlines()]
+
+
+def bronze_rows(objects: dict, etag: str) -> list[dict]:
+    body = objects[keys.bronze_key(KEY, etag, EVENT_TIME, source_bucket=LANDING)]
+    return pq.read_table(pa.BufferReader(body)).to_pylist()
+
+
+def line_of(etag: str, record: int, line: int, reason: str, text: str) -> dict:
+    """A quarantine line of the uploaded file."""
+    lineage = {"source_bucket": LANDING, "source_key": KEY, "etag": etag, "version_id": None}
+    where = {"record": record, "line": line, "reason": reason, "text": text}
+    return {**lineage, "event_time": "2025-11-02T09:30:00.250000Z", **where}
+
+
+def test_a_broken_first_json_line_costs_only_itself(s3, lambda_context):
+    lines = ['{"carChassis": "BROKEN", "currentMileage": 1', json.dumps(good("GOOD-1", 100))]
+    lines += [json.dumps(good("GOOD-2", 200))]
+    body = ("\n".join(lines) + "\n").encode()
+
+    result, objects, etag = upload_and_handle(s3, body, lambda_context)
+
+    reason = "malformed JSON at line 1 column 45: Expecting ',' delimiter"
+    assert quarantine_lines(objects, etag) == [line_of(etag, 0, 1, reason, lines[0])]
+    assert bronze_rows(objects, etag) == [as_bronze_row(good(f"GOOD-{i}", i * 100)) for i in (1, 2)]
+    (processed,) = result["processed"]
+    assert (processed["rows"], processed["quarantined_records"]) == (2, 1)
+
+
+@pytest.mark.parametrize(("indent", "junk"), [(None, " x"), (None, "]"), (2, "\n}\n")])
+def test_a_complete_record_followed_by_junk_goes_to_bronze_the_junk_to_quarantine(
+    s3, lambda_context, indent, junk
+):
+    record = good("GOOD-1", 100)
+    text = json.dumps(record, indent=indent)  # on one line, or pretty-printed
+    body = (text + junk).encode()
+
+    result, objects, etag = upload_and_handle(s3, body, lambda_context)
+
+    line = text.count("\n") + 1 + junk.lstrip(" ").startswith("\n")  # where the junk is
+    reason = f"malformed JSON at line {line} column 1: Expecting value"
+    assert quarantine_lines(objects, etag) == [line_of(etag, 1, line, reason, junk.strip())]
+    assert bronze_rows(objects, etag) == [as_bronze_row(record)]
+    (processed,) = result["processed"]
+    assert (processed["rows"], processed["quarantined_records"]) == (1, 1)
+
+
+@pytest.mark.parametrize("layout", ["array", "lines"])
+def test_a_record_with_a_duplicate_key_is_quarantined_alone_naming_the_key(
+    s3, lambda_context, layout
+):
+    goods = [good("GOOD-1", 100), good("GOOD-2", 200)]
+    twice = '{"carChassis": "TWICE", "currentMileage": 10, "currentMileage": 99999}'
+    texts = [json.dumps(goods[0]), twice, json.dumps(goods[1])]
+    body = ("[" + ",\n".join(texts) + "]" if layout == "array" else "\n".join(texts)).encode()
+
+    result, objects, etag = upload_and_handle(s3, body, lambda_context)
+
+    reason = "duplicate key 'currentMileage': JSON leaves open which value counts"
+    assert quarantine_lines(objects, etag) == [line_of(etag, 1, 2, reason, twice)]
+    assert bronze_rows(objects, etag) == [as_bronze_row(g) for g in goods]
+    (processed,) = result["processed"]
+    assert (processed["rows"], processed["quarantined_records"]) == (2, 1)
+
+
+def test_a_file_of_only_bad_records_larger_than_a_part_is_quarantined_whole(
+    s3, lambda_context, monkeypatch
+):
+    # a bad producer release: every record sends its mileage as text. The quarantine output
+    # (~11 MB here) is uploaded in parts as it is produced; S3 takes parts of 5 MiB or more.
+    monkeypatch.setattr(core, "PART_BYTES", 5 * 2**20)
+    calls: list[str] = []
+    s3.meta.events.register(
+        "provide-client-params.s3.*", lambda model, **_: calls.append(model.name)
+    )
+    records = [
+        {**good(f"C{i}", 0), "currentMileage": "12k", "note": "n" * 2_000} for i in range(5_000)
+    ]
+    texts = [json.dumps(r) for r in records]
+    body = ("\n".join(texts) + "\n").encode()
+
+    result, objects, etag = upload_and_handle(s3, body, lambda_context)
+
+    reason = "field 'currentMileage' must be a number per the v1 contract, got string \"12k\""
+    records_key = keys.records_key(KEY, etag, EVENT_TIME)
+    assert list(objects) == [records_key]
+    assert quarantine_lines(objects, etag) == [
+        line_of(etag, i, i + 1, reason, text) for i, text in enumerate(texts)
+    ]
+    assert len(objects[records_key]) > 2 * core.PART_BYTES
+    assert [name for name in calls if "Multipart" in name or name == "UploadPart"] == [
+        "CreateMultipartUpload",
+        "UploadPart",
+        "UploadPart",
+        "UploadPart",
+        "CompleteMultipartUpload",
+    ]
+    (quarantined,) = result["quarantined"]
+    assert (quarantined["target_key"], quarantined["quarantined_records"]) == (records_key, 5_000)

@@ -136,14 +136,15 @@ class LocalStore:
         found = (p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
         return sorted(k for k in found if k.startswith(prefix) and "/." not in f"/{k}")
 
-    def put(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
+    def put(self, bucket: str, key: str, body: bytes | core.Stream, content_type: str) -> None:
         target = self.path(bucket, key)
         target.parent.mkdir(parents=True, exist_ok=True)
         # A hidden temporary name (Spark and crawlers skip dot files), then renamed: readers
-        # see the whole file or none of it.
+        # see the whole file or none of it. A stream is written as it is produced.
         tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
         try:
-            tmp.write_bytes(body)
+            with tmp.open("wb") as out:
+                out.writelines(body if isinstance(body, core.Stream) else [body])
             os.replace(tmp, target)
         except BaseException:
             tmp.unlink(missing_ok=True)

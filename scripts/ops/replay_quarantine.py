@@ -76,13 +76,9 @@ def _replay_file(store, bucket: str, key: str, config: core.Config) -> tuple[dic
     if "quarantine_key" in outcome:
         report.update(
             records_key=outcome["quarantine_key"],
-            records_quarantined=len(store_lines(puts, outcome["quarantine_key"])),
+            records_quarantined=outcome["quarantined_records"],
         )
     return report, puts
-
-
-def store_lines(puts: list[core.Put], key: str) -> list[bytes]:
-    return next(p.body for p in puts if p.key == key).splitlines()
 
 
 def _replay_records(store, bucket: str, key: str, config: core.Config) -> tuple[dict, list]:

@@ -53,7 +53,8 @@ JOB_COLUMNS = frozenset(
 # Deepest accepted nesting of objects and arrays (a top-level field is at level 1).
 MAX_NESTING_DEPTH = 64
 
-_NUMERIC = re.compile(r"\s*[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?\s*\Z")
+# Numeric text: ASCII digits and spaces only (Python's float() and int() take any Unicode digit)
+_NUMERIC = re.compile(r"\s*[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?\s*\Z", re.ASCII)
 EXACT_INT = 2**53
 INT64 = range(-(2**63), 2**63)
 _INT_FIELDS = {field.name for field in V1_CONTRACT if field.type == pa.int64()}

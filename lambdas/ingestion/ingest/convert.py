@@ -22,7 +22,7 @@ from math import isfinite
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ingest import contract
+from ingest import contract, keys
 from ingest.contract import EXACT_INT, INT64, dotted
 from ingest.payload import Item
 
@@ -97,7 +97,8 @@ class _Builder:
                 return self.add(items[len(items) // 2 :])
             reason = f"record cannot be converted to Arrow: {str(exc)[:200]}"
             verdicts, arr = [(items[0], reason, None)], []
-        self.rejected += [(item, reason) for item, reason, _ in verdicts if reason]
+        # a rejected record keeps only its place and reason: its value is not needed any more
+        self.rejected += [(item._replace(value=None), why) for item, why, _ in verdicts if why]
         if len(arr):
             self.chunks.append(arr)
 
@@ -282,7 +283,7 @@ def convert(items: Iterable[Item]) -> tuple[pa.Table | None, list[tuple[Item, st
 def with_lineage(
     table: pa.Table, *, ingestion_timestamp: dt.datetime, source_bucket: str, source_file: str
 ) -> pa.Table:
-    values = (ingestion_timestamp.astimezone(dt.UTC), source_bucket, source_file)
+    values = (keys.as_utc(ingestion_timestamp), source_bucket, source_file)  # naive: UTC
     for field, value in zip(contract.LINEAGE, values, strict=True):
         table = table.append_column(field, pa.repeat(pa.scalar(value, field.type), table.num_rows))
     return table

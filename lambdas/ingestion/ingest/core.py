@@ -1,17 +1,19 @@
 """One landing object -> its bronze file and quarantine entries: the one code path of the
-Lambda, of local runs (``scripts/local/local_runtime.py``) and of replays
-(``scripts/ops/replay_quarantine.py``). ``plan`` is pure (bytes in, the objects to put out);
+Lambda, of local runs (``local_runtime.py``) and of replays (``replay_quarantine.py``).
+``plan`` is pure (bytes in, the objects to put out; the
+rejected records' quarantine is a ``Stream``, its lines made as the store writes them);
 ``process_object`` reads, plans and puts. Bad content is an outcome; store errors raise, so
 Lambda's retries and failure destination take over."""
 
 import dataclasses
 import datetime as dt
 import hashlib
+import itertools
 import json
 import logging
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
 from urllib.parse import unquote_plus
 
@@ -29,6 +31,32 @@ SUPERSEDED_REASON = (
 
 class SourceChanged(Exception):
     """The landing object no longer has the ETag the event announced (it was overwritten)."""
+
+
+PART_BYTES = 8 * 2**20  # a part of a streamed upload (S3 takes 5 MiB or more, but the last)
+
+
+def _parts(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    held: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        held.append(chunk)
+        size += len(chunk)
+        if size >= PART_BYTES:
+            yield b"".join(held)
+            held, size = [], 0
+    if held:
+        yield b"".join(held)
+
+
+class Stream:
+    """A body produced as it is read, every time it is read (``chunks()`` yields its bytes)."""
+
+    def __init__(self, chunks: Callable[[], Iterator[bytes]]) -> None:
+        self._chunks = chunks
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._chunks()
 
 
 class S3Store:
@@ -61,8 +89,22 @@ class S3Store:
         with response["Body"] as body:
             return body.read()
 
-    def put(self, bucket: str, key: str, body: bytes, content_type: str) -> None:
-        self.client.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
+    def put(self, bucket: str, key: str, body: bytes | Stream, content_type: str) -> None:
+        """One PutObject, or a stream larger than a part as a multipart upload, one part in
+        memory at a time. An upload an error leaves incomplete is aborted by the bucket's
+        lifecycle rule (the role may only put objects)."""
+        parts = _parts(body) if isinstance(body, Stream) else iter([body])
+        first, second = next(parts, b""), next(parts, None)
+        if second is None:
+            self.client.put_object(Bucket=bucket, Key=key, Body=first, ContentType=content_type)
+            return
+        where = {"Bucket": bucket, "Key": key}
+        upload = self.client.create_multipart_upload(**where, ContentType=content_type)
+        where["UploadId"], done = upload["UploadId"], []
+        for number, part in enumerate(itertools.chain([first, second], parts), 1):
+            etag = self.client.upload_part(**where, PartNumber=number, Body=part)["ETag"]
+            done.append({"PartNumber": number, "ETag": etag})
+        self.client.complete_multipart_upload(**where, MultipartUpload={"Parts": done})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,7 +169,7 @@ def parse_event_time(value: str) -> dt.datetime:
 
 class Put(NamedTuple):
     key: str
-    body: bytes
+    body: bytes | Stream
     content_type: str
 
 
@@ -163,13 +205,16 @@ def plan(raw: bytes, source: SourceObject, config: Config, identity: str) -> tup
         return {**outcome, "target_key": key, "error_key": puts[1].key, "reason": exc.reason}, puts
     puts = []
     if rejected:  # put before the bronze file, which then never exists without them
-        lineage, lines = source.lineage(identity), []
-        for item, reason in rejected:
-            text = payload.text[item.start : item.end]
-            where = {"record": item.index, "line": payload.line_of(item.start)}
-            lines.append(_json({**lineage, **where, "reason": reason, "text": text}, None))
-        puts.append(Put(keys.records_key(*args), b"".join(lines), "application/x-ndjson"))
-        outcome.update(quarantined_records=len(lines), quarantine_key=puts[0].key)
+        lineage = source.lineage(identity)
+
+        def lines() -> Iterator[bytes]:  # one JSON line per record, made as the put reads it
+            for item, reason in rejected:
+                text = payload.text[item.start : item.end]
+                where = {"record": item.index, "line": payload.line_of(item.start)}
+                yield _json({**lineage, **where, "reason": reason, "text": text}, None)
+
+        puts.append(Put(keys.records_key(*args), Stream(lines), "application/x-ndjson"))
+        outcome.update(quarantined_records=len(rejected), quarantine_key=puts[0].key)
     if table is None:
         return {**outcome, "target_key": puts[0].key, "reason": rejected[0][1]}, puts
     puts.append(bronze_put(table, source, identity, config))
