@@ -14,7 +14,7 @@ DEMO_LANDING := $(LAKE)/landing
 IMPORT_DIRS  := ('glue_jobs', 'lambdas/ingestion', 'scripts/local', 'scripts/ops', 'bench')
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lock test test-faults test-drift-fuzz demo lint fmt bench bench-2m tf-check tf-validate clean
+.PHONY: help setup lock test test-faults test-s3 test-drift-fuzz demo lint fmt bench bench-2m tf-check tf-validate clean
 
 help: ## List every target with what it does
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -75,8 +75,11 @@ setup: $(VENV)/.installed $(VENV)/.import-path .cache/jars/.installed $(TOOLS_VE
 test: setup ## Run the whole test suite (unit, Spark integration, Lambda, Terraform contract)
 	$(PY) -m pytest -n 2 --dist loadfile
 
-test-faults: setup ## The full fault-injection matrix of the job's commit protocol (about 10-15 minutes)
-	$(PY) -m pytest -m faults tests/test_silver_commit.py
+test-faults: setup ## The full fault-injection matrix of the commit protocol, on local files and on the local S3 API (about 25-40 minutes)
+	$(PY) -m pytest -m faults tests/test_silver_commit.py tests/test_s3_commit.py
+
+test-s3: setup ## The S3 suite whole: the pipeline and every kill point against the local S3 API, both marker policies and modes (about 15-25 minutes)
+	$(PY) -m pytest -m 'not fuzz' tests/test_s3_pipeline.py tests/test_s3_commit.py
 
 test-drift-fuzz: setup ## 40 random schema-drift cases through the job, in one run, two runs and a run per file (15-20 minutes)
 	$(PY) -m pytest -m fuzz tests/test_silver_drift_fuzz.py
