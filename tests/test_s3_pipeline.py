@@ -234,7 +234,10 @@ def test_the_commit_leaves_only_the_schema_registry_in_commits(runs):
 def decided(role, requests) -> list[str]:
     """Every authorization the role does not grant, named by its request."""
     needed = [(r, Request(r.method, *need)) for r in requests for need in authorizations(r)]
-    denied = set(role.denied([request for _, request in needed]))
+    try:
+        denied = set(role.denied([request for _, request in needed]))
+    finally:
+        SIMULATOR.close()  # its node process ends with each decision: no module fixture here
     return [f"{r} needs {req.action} on {req.resource}" for r, req in needed if req in denied]
 
 
@@ -242,20 +245,14 @@ def decided(role, requests) -> list[str]:
 def test_the_job_role_allows_every_request_the_job_sent(runs):
     requests = runs["job_requests"] + runs["second_requests"]
     assert {r.kind for r in requests} >= {"LIST", "HEAD", "GET", "PUT", "COPY", "DELETE"}
-    try:
-        assert decided(job_role(), requests) == []
-    finally:
-        SIMULATOR.close()
+    assert decided(job_role(), requests) == []
 
 
 @pytest.mark.skipif(NODE is None, reason=NO_NODE)
 def test_the_lambda_role_allows_every_request_the_handler_sent(runs):
     requests = runs["lambda_requests"]
     assert {r.bucket for r in requests} == {LANDING_BUCKET, BRONZE_BUCKET}
-    try:
-        assert decided(lambda_role(), requests) == []
-    finally:
-        SIMULATOR.close()
+    assert decided(lambda_role(), requests) == []
 
 
 @pytest.mark.skipif(NODE is None, reason=NO_NODE)
@@ -264,15 +261,12 @@ def test_each_s3_statement_of_the_job_role_is_needed_by_a_recorded_request(runs)
     the recorded requests that needed it are named (method, key, action)."""
     role = job_role()
     missed = {}
-    try:
-        for name in ("read_bronze", "write_silver"):
-            statements = role.documents[name]["Statement"]
-            for index, statement in enumerate(statements):
-                kept = statements[:index] + statements[index + 1 :]
-                documents = {**role.documents, name: {**role.documents[name], "Statement": kept}}
-                names = decided(Role(role.name, documents), runs["job_requests"])
-                assert all(" needs s3:" in line and " s3://" in line for line in names)
-                missed[(name, index, tuple(statement["Action"]))] = len(names)
-    finally:
-        SIMULATOR.close()
+    for name in ("read_bronze", "write_silver"):
+        statements = role.documents[name]["Statement"]
+        for index, statement in enumerate(statements):
+            kept = statements[:index] + statements[index + 1 :]
+            documents = {**role.documents, name: {**role.documents[name], "Statement": kept}}
+            names = decided(Role(role.name, documents), runs["job_requests"])
+            assert all(" needs s3:" in line and " s3://" in line for line in names)
+            missed[(name, index, tuple(statement["Action"]))] = len(names)
     assert [key for key, count in missed.items() if count == 0] == []

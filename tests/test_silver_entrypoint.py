@@ -23,6 +23,21 @@ SCRIPT = Path(job.__file__)
 D29 = "Wed, 29 Oct 2025 11:00:00"
 
 
+# What Glue's getResolvedOptions adds to the arguments it was asked for, with no value given.
+GLUE_KEYS = {
+    "job_bookmark_option": "job-bookmark-disable",
+    "job_bookmark_from": None,
+    "job_bookmark_to": None,
+    "JOB_ID": None,
+    "JOB_RUN_ID": None,
+    "SECURITY_CONFIGURATION": None,
+    "encryption_type": None,
+    "enable_data_lineage": None,
+    "RedshiftTempDir": None,
+    "TempDir": None,
+}
+
+
 def silver_files(root: Path) -> list[str]:
     return sorted(str(p.relative_to(root)) for p in root.rglob("*.parquet"))
 
@@ -122,14 +137,8 @@ def test_glue_run_bookmarks_the_bronze_read_only_and_commits_after_the_write(glu
             "job.init",
             "car-telemetry-dev-silver",
             {
+                **GLUE_KEYS,
                 "job_bookmark_option": "job-bookmark-enable",
-                "job_bookmark_from": None,
-                "job_bookmark_to": None,
-                "JOB_ID": None,
-                "JOB_RUN_ID": None,
-                "SECURITY_CONFIGURATION": None,
-                "encryption_type": None,
-                "enable_data_lineage": None,
                 "RedshiftTempDir": "s3://glue-temp/tmp/",
                 "TempDir": "s3://glue-temp/tmp/",
                 "JOB_NAME": "car-telemetry-dev-silver",
@@ -275,18 +284,7 @@ def test_importing_the_script_has_no_side_effects(tmp_path):
 def test_parse_args_uses_glue_resolver_with_optional_arguments():
     from awsglue.utils import GlueArgumentError
 
-    glue_keys = {
-        "job_bookmark_option": "job-bookmark-disable",
-        "job_bookmark_from": None,
-        "job_bookmark_to": None,
-        "JOB_ID": None,
-        "JOB_RUN_ID": None,
-        "SECURITY_CONFIGURATION": None,
-        "encryption_type": None,
-        "enable_data_lineage": None,
-        "RedshiftTempDir": None,
-        "TempDir": None,
-    }
+    glue_keys = GLUE_KEYS
     argv = ["job.py", "--bronze_path", "b", "--silver_path", "s", "--quarantine_path", "q"]
     assert job.parse_args(argv) == {
         **glue_keys,
