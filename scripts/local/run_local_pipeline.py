@@ -250,10 +250,10 @@ def run_pipeline(
     silver_after = silver_row_count(spark, lake)
     return {
         "landing_files_seen": ingested.seen,
-        "landing_files_ingested": ingested.files_ingested,
-        "landing_files_to_bronze": len(ingested.processed),
-        "landing_files_all_records_quarantined": ingested.records_only,
-        "landing_files_quarantined": ingested.whole,
+        "landing_files_converted": ingested.files_ingested,
+        "landing_files_ingested": len(ingested.processed),  # some records went to bronze
+        "landing_files_quarantined": sorted(ingested.records_only + ingested.whole),
+        "landing_files_quarantined_whole": ingested.whole,
         "landing_files_skipped": ingested.skipped,
         "landing_records_read": ingested.records_read,
         "records_to_bronze": ingested.records_to_bronze,
@@ -301,8 +301,8 @@ def _counts(counts: dict) -> str:
 
 def format_summary(summary: dict) -> str:
     skipped = summary["landing_files_skipped"]
-    whole = summary["landing_files_quarantined"]
-    records_only = summary["landing_files_all_records_quarantined"]
+    whole = summary["landing_files_quarantined_whole"]
+    records_only = [f for f in summary["landing_files_quarantined"] if f not in whole]
     n_skipped = sum(len(files) for files in skipped.values())
     why = "; ".join(
         f"{reason} {len(files)}"
@@ -316,9 +316,9 @@ def format_summary(summary: dict) -> str:
     rejected = summary["rows_rejected"]
     lines = [
         f"landing files:      {summary['landing_files_seen']} seen ="
-        f" {summary['landing_files_ingested']} ingested + {n_skipped} skipped"
+        f" {summary['landing_files_converted']} ingested + {n_skipped} skipped"
         + (f" ({why})" if why else ""),
-        f"  ingested:         {summary['landing_files_to_bronze']} to bronze,"
+        f"  ingested:         {summary['landing_files_ingested']} to bronze,"
         f" {len(records_only)} with every record quarantined"
         + (f" ({', '.join(records_only)})" if records_only else "")
         + f", {len(whole)} quarantined whole (not splittable into records)"
