@@ -10,14 +10,14 @@ IAM_EVAL     := tests/iam_eval
 CHECKOV      := $(TOOLS_VENV)/bin/checkov
 SHARED       ?= ../shared
 LAKE         ?= lake
-DEMO_LANDING := $(LAKE)/landing
+DEMO_LAKE    ?= demo-lake
 IMPORT_DIRS  := ('glue_jobs', 'lambdas/ingestion', 'scripts/local', 'scripts/ops', 'bench')
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lock test test-faults test-s3 test-drift-fuzz demo lint fmt bench bench-2m tf-check tf-validate clean
+.PHONY: help setup lock test test-faults test-s3 test-drift-fuzz demo lint fmt bench bench-2m tf-validate clean
 
 help: ## List every target with what it does
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
 	  awk 'BEGIN {FS = ":.*## "}; {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
 
 # Every version installed is in a lock under requirements/ (hashes included), made by uv from
@@ -84,8 +84,10 @@ test-s3: setup ## The S3 suite whole: the pipeline and every kill point against 
 test-drift-fuzz: setup ## 40 random schema-drift cases through the job, in one run, two runs and a run per file (15-20 minutes)
 	$(PY) -m pytest -m fuzz tests/test_silver_drift_fuzz.py
 
-demo: setup ## Run the whole pipeline locally on generated data and print silver + the dedup check
-	$(PY) scripts/local/run_demo.py --lake $(LAKE)
+# The demo needs the project venv only (no npm evaluator, no checkov) and writes only into its
+# own folder, DEMO_LAKE (it refuses a non-empty folder it did not make).
+demo: $(VENV)/.installed $(VENV)/.import-path ## Run the whole pipeline locally on generated data in demo-lake/ and print silver + the dedup check
+	$(PY) scripts/local/run_demo.py --lake $(DEMO_LAKE)
 
 lint: setup ## ruff, terraform fmt, the offline Terraform schema check and checkov
 	$(PY) -m ruff check .
@@ -112,6 +114,6 @@ bench-2m: ## The consolidation ratio table with 2,000,000 records too (about 6 m
 tf-validate: ## terraform init -backend=false && validate (needs the provider registry)
 	cd terraform && terraform init -backend=false -input=false && terraform validate
 
-clean: ## Remove the local lake, caches, both virtualenvs and the evaluator's node_modules
-	rm -rf $(LAKE) .pytest_cache .ruff_cache $(VENV) $(TOOLS_VENV) $(IAM_EVAL)/node_modules
+clean: ## Remove the local lake, the demo's, caches, both virtualenvs and the evaluator's node_modules
+	rm -rf $(LAKE) $(DEMO_LAKE) .pytest_cache .ruff_cache $(VENV) $(TOOLS_VENV) $(IAM_EVAL)/node_modules
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -152,9 +152,16 @@ def run(spark: SparkSession, bronze: str, silver: str, quarantine: str) -> None:
 
 
 def main(argv: list[str]) -> int:
+    import argparse
+
+    cli = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    for name in ("bronze_dir", "silver_dir", "quarantine_dir"):
+        cli.add_argument(name)
+    args = cli.parse_args(argv[1:])
     import local_runtime  # the local session (UTC, dynamic overwrite, no partition inference)
 
-    run(local_runtime.spark_session("lean-job", short_lived=False), *argv[1:4])
+    spark = local_runtime.spark_session("lean-job", short_lived=False)
+    run(spark, args.bronze_dir, args.silver_dir, args.quarantine_dir)
     return 0
 
 

@@ -29,14 +29,35 @@ path that `make setup` gives the venv). Importing this file has no side effects.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 from pyspark.sql import SparkSession
 from silver_job.bookmarks import GlueBookmark
 from silver_job.config import JobConfig, configure_session
-from silver_job.run import run, summary_logger
+from silver_job.run import run, stage_logger, summary_logger
 
 logger = logging.getLogger("silver_consolidation")
+
+USAGE = """\
+usage: silver_consolidation_job.py --bronze_path PATH --silver_path PATH --quarantine_path PATH
+                                   [--full_refresh true|false] [--source_timezone ZONE]
+                                   [--state_path DIR] [--debug]
+
+Consolidates new bronze files into silver: one row per car per day (see README).
+
+  --bronze_path PATH      the bronze table (s3:// on Glue; a local folder, which must exist)
+  --silver_path PATH      the silver table
+  --quarantine_path PATH  where rows the contract rejects go, with their reject_reason
+  --full_refresh          true: read every bronze file and rebuild every partition (default: false)
+  --source_timezone ZONE  zone of timestamps written without one: a name or +HH:MM (default: UTC)
+  --state_path DIR        local runs only: the bookmark's folder (default: _state beside silver)
+  --debug                 local runs only: on a failure, show the traceback and Spark's log
+
+The four paths must not overlap. On Glue, Glue's own arguments (--JOB_NAME, bookmarks) are passed
+by the job. Exit codes: 0 success; 1 the run failed or another run is live (the bookmark did
+not move); 2 a usage error; 130 interrupted (local runs).
+"""
 
 # The contract with Terraform's default_arguments.
 GLUE_REQUIRED_ARGS = ("JOB_NAME", "bronze_path", "silver_path", "quarantine_path")
@@ -99,6 +120,11 @@ def main(argv: list[str] | None = None) -> int:
     """Exit codes: 0 success; 1 the run failed or another run is live (the bookmark did not
     move); 2 a usage error."""
     argv = list(sys.argv if argv is None else argv)
+    if {"-h", "--help"} & set(argv[1:]):
+        print(USAGE, end="")
+        return 0
+    debug = "--debug" in argv[1:]
+    argv = [a for a in argv if a != "--debug"]
     _configure_logging()
     try:
         args = parse_args(argv)
@@ -111,6 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         local_job = None
     if local_job is not None:
+        import local_cli  # beside local_job: Spark's and py4j's logs stay out of the output
+
+        local_cli.quiet_logs(debug)
         local_job.ensure_java()
     spark = SparkSession.builder.appName(config.job_name).getOrCreate()
     configure_session(spark)
@@ -124,20 +153,38 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    return _main_local(spark, config, local_job)
+    return _main_local(spark, config, local_job, debug)
 
 
-def _main_local(spark: SparkSession, config: JobConfig, local_job) -> int:
-    """The same run on a laptop, with the local bookmark (scripts/local/local_job.py)."""
+def _main_local(spark: SparkSession, config: JobConfig, local_job, debug: bool = False) -> int:
+    """The same run on a laptop, with the local bookmark (scripts/local/local_job.py). Every
+    error is one line on stderr (`--debug` adds the traceback); stage lines only on a terminal."""
+    import local_cli
+
+    bronze = config.bronze_path.removeprefix("file://")
+    if "://" not in bronze and not os.path.isdir(bronze):
+        print(
+            f"silver_consolidation_job: --bronze_path {config.bronze_path} is not a folder",
+            file=sys.stderr,
+        )
+        return 2
+    if not sys.stderr.isatty():
+        stage_logger.setLevel(logging.WARNING)
     try:
         local_job.run_local(spark, config)
     except local_job.ConcurrentRunError as exc:
         print(f"silver_consolidation_job: refusing to run: {exc}", file=sys.stderr)
         return 1
-    except Exception:
-        logger.exception(
-            "silver consolidation failed; the bookmark did not move and the next run finishes"
-            " or discards what this one left"
+    except KeyboardInterrupt:
+        print("silver_consolidation_job: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if debug:
+            logger.exception("silver consolidation failed")
+        print(
+            f"silver_consolidation_job: failed: {local_cli.one_line(exc)} (the bookmark did not"
+            " move; the next run finishes or discards what this one left)",
+            file=sys.stderr,
         )
         return 1
     return 0

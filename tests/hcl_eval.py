@@ -168,6 +168,7 @@ FUNCTIONS = {
     "coalesce": lambda *values: next(v for v in values if v not in (None, "")),
     "replace": lambda text, old, new: text.replace(old, new),
     "trimsuffix": lambda text, suffix: text.removesuffix(suffix),
+    "trimspace": str.strip,
 }
 
 

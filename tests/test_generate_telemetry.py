@@ -334,3 +334,24 @@ def test_rejects_inconsistent_options(tmp_path, options, message):
     with pytest.raises(ValueError, match=message):
         gt.generate(tmp_path, **arguments)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("out", "message"),
+    [
+        ("a_file", "error: cannot write into --out {tmp}/a_file: File exists"),
+        ("a_file/sub", "error: cannot write into --out {tmp}/a_file/sub: Not a directory"),
+    ],
+)
+def test_cli_on_an_out_that_cannot_be_a_folder_is_one_line(tmp_path, out, message):
+    (tmp_path / "a_file").write_text("in the way")
+
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--out", str(tmp_path / out)], capture_output=True, text=True
+    )
+
+    assert (result.returncode, result.stdout, result.stderr) == (
+        2,
+        "",
+        message.format(tmp=tmp_path) + "\n",
+    )

@@ -6,15 +6,21 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import io
 import json
+import os
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
 import generate_telemetry as gen
+import local_cli
 import pytest
 import run_local_pipeline as pipeline
 
 pytestmark = pytest.mark.spark
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "local" / "run_local_pipeline.py"
 
 
 def landing_records(landing: Path) -> list[dict]:
@@ -130,3 +136,150 @@ def test_misuse_exits_2_with_a_clear_message(tmp_path, capsys):
     not_a_dir.write_text("x")
     assert pipeline.main(["--landing", str(tmp_path / "landing"), "--lake", str(not_a_dir)]) == 2
     assert "not writable" in capsys.readouterr().err
+
+
+def reading(chassis: str, mileage, day: int = 29, **extra) -> dict:
+    stamp = f"Wed, {day} Oct 2025 11:00:00"
+    metrics = {"metricTimestamp": stamp}
+    return {"carChassis": chassis, "currentMileage": mileage, "metrics": metrics, **extra}
+
+
+def test_the_summary_accounts_for_every_record_and_every_skipped_file(spark, tmp_path):
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    landing.mkdir()
+    # car A: 100 km kept, its 200 km reading breaks the contract (quarantined by the Lambda)
+    (landing / "a.json").write_text(json.dumps([reading("A", 100), reading("A", "200 km")]))
+    # car B: a re-sent reading (removed by the dedup) and a type clash (quarantined alone)
+    lines = [reading("B", 5, extra="x"), reading("B", 5, extra="x"), reading("B", 7, extra={})]
+    (landing / "b.json").write_text("\n".join(json.dumps(r) for r in lines))
+    (landing / "c.json").write_text(json.dumps(reading("C", -1)))  # rejected by the job
+    (landing / "d.jsonl").write_text(json.dumps(reading("D", 1)))  # not what S3 notifies
+    (landing / "notes.txt").write_text("not telemetry")
+    (landing / "broken.json").write_text("[{")
+    outside = tmp_path / "outside.json"
+    outside.write_text(json.dumps(reading("E", 1)))
+    (landing / "link.json").symlink_to(outside)  # a link out of the folder: skipped, listed
+    progress = io.StringIO()
+
+    first = pipeline.run_pipeline(
+        landing, lake, spark=spark, progress=local_cli.Progress(progress, enabled=True)
+    )
+
+    assert pipeline.format_summary(first).splitlines() == [
+        "landing files:      7 seen = 4 ingested + 3 skipped"
+        " (outside_landing 1: link.json; suffix 2: d.jsonl, notes.txt)",
+        "  ingested:         3 to bronze, 0 with every record quarantined,"
+        " 1 quarantined whole (not splittable into records) (broken.json)",
+        "landing records:    6 read = 4 to bronze + 2 quarantined (contract 1, type_clash 1)",
+        "job:                4 bronze records (3 files) = 2 added to silver"
+        " + 1 removed by the dedup + 1 rejected (negative_currentMileage 1)",
+        "rows in silver:     2 (before the run: 0)",
+        "partitions written: 1 (2025-10-29)",
+        "job status:         ok",
+        "accounting: 6 landing records + 0 other bronze records = 2 added to silver"
+        " + 1 removed by the dedup + 2 quarantined + 1 rejected: adds up",
+    ]
+    assert silver_table(spark, lake) == {("A", "2025-10-29"): 100.0, ("B", "2025-10-29"): 5.0}
+    shown = progress.getvalue()
+    assert "landing files converted: 4 of 4" in shown
+    job_lines = [line for line in shown.splitlines() if line.startswith("job: ")]
+    assert job_lines[0] == "job: recover started"
+    assert job_lines[-1].startswith("job: commit ended (")
+
+    # A higher reading of A replaces its row: one row removed by the dedup, none added.
+    (landing / "a2.json").write_text(json.dumps(reading("A", 300)))
+    second = pipeline.run_pipeline(landing, lake, spark=spark)
+    assert pipeline.accounting(second) == (
+        "accounting: 1 landing records + 0 other bronze records = 0 added to silver"
+        " + 1 removed by the dedup + 0 quarantined + 0 rejected: adds up",
+        True,
+    )
+    assert second["landing_files_skipped"] == {
+        "outside_landing": ["link.json"],
+        "suffix": ["d.jsonl", "notes.txt"],
+        "unchanged": ["a.json", "b.json", "broken.json", "c.json"],
+    }
+
+
+def test_the_landing_suffix_is_the_s3_notifications():
+    from hcl_eval import INGESTION, blocks
+
+    notification = blocks(INGESTION.doc, "resource", "aws_s3_bucket_notification")["landing"]
+    (target,) = notification["lambda_function"]
+    assert INGESTION.value(target["filter_suffix"]) == pipeline.landing_suffix() == ".json"
+
+
+@pytest.mark.parametrize(
+    ("landing", "lake", "message"),
+    [
+        (
+            "in",
+            "in/lake",
+            "run_local_pipeline: lake {tmp}/in/lake is inside the landing folder {tmp}/in: every"
+            " run would ingest the lake's own files; put the lake elsewhere",
+        ),
+        (
+            "in",
+            "in",
+            "run_local_pipeline: lake {tmp}/in is inside the landing folder {tmp}/in: every"
+            " run would ingest the lake's own files; put the lake elsewhere",
+        ),
+        (
+            "lake/bronze/in",
+            "lake",
+            "run_local_pipeline: landing folder {tmp}/lake/bronze/in is inside the lake's bronze"
+            " folder {tmp}/lake/bronze; put the landing files elsewhere",
+        ),
+        (
+            "lake/state",
+            "lake",
+            "run_local_pipeline: landing folder {tmp}/lake/state is inside the lake's state"
+            " folder {tmp}/lake/state; put the landing files elsewhere",
+        ),
+    ],
+)
+def test_overlapping_landing_and_lake_are_refused(tmp_path, capsys, landing, lake, message):
+    (tmp_path / landing).mkdir(parents=True)
+    (tmp_path / landing / "car.json").write_text(json.dumps(reading("A", 1)))
+
+    code = pipeline.main(["--landing", str(tmp_path / landing), "--lake", str(tmp_path / lake)])
+
+    assert (code, capsys.readouterr().err) == (2, message.format(tmp=tmp_path) + "\n")
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == sorted(
+        {landing, f"{landing}/car.json", *[p.as_posix() for p in Path(landing).parents][:-1]}
+    )
+
+
+def test_ctrl_c_stops_with_one_line(spark, tmp_path, capsys, monkeypatch):
+    (tmp_path / "landing").mkdir()
+    (tmp_path / "landing" / "car.json").write_text(json.dumps(reading("A", 1)))
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline.local_runtime, "spark_session", lambda *a, **k: spark)
+    monkeypatch.setattr(pipeline, "consolidate", interrupted)
+    code = pipeline.main(["--landing", str(tmp_path / "landing"), "--lake", str(tmp_path / "l")])
+
+    assert (code, capsys.readouterr().err) == (130, "run_local_pipeline: interrupted\n")
+
+
+def test_a_spark_failure_is_one_line_without_spark_noise(tmp_path):
+    landing, lake = tmp_path / "landing", tmp_path / "lake"
+    landing.mkdir()
+    (landing / "car.json").write_text(json.dumps(reading("A", 1)))
+    lake.mkdir()
+    (lake / "silver").write_text("a file where the silver folder belongs")
+
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "--landing", str(landing), "--lake", str(lake)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "JAVA_TOOL_OPTIONS": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"},
+    )
+
+    assert (result.returncode, result.stdout) == (1, "")
+    # (the JVM itself says that it picked JAVA_TOOL_OPTIONS up)
+    lines = [x for x in result.stderr.splitlines() if not x.startswith("Picked up JAVA_TOOL")]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("run_local_pipeline: failed: ")

@@ -223,3 +223,45 @@ def test_an_event_whose_upload_was_replaced_leaves_a_superseded_record(tmp_path)
     record = json.loads((tmp_path / "bronze" / key).read_text())
     assert record["reason"] == core.SUPERSEDED_REASON
     assert record["etag"] == "0" * 32
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ("landing", "local_runtime: {tmp}/landing is a folder: give landing files"),
+        (
+            "landing/nope.json",
+            "local_runtime: {tmp}/landing/nope.json is not a file: give landing files",
+        ),
+    ],
+)
+def test_cli_refuses_a_folder_or_a_missing_file_in_one_line(tmp_path, given, message):
+    (tmp_path / "landing").mkdir()
+
+    result = subprocess.run(
+        [sys.executable, str(CLI), str(tmp_path / given), "--bronze", str(tmp_path / "bronze")],
+        capture_output=True,
+        text=True,
+    )
+
+    assert (result.returncode, result.stdout, result.stderr) == (
+        2,
+        "",
+        message.format(tmp=tmp_path) + "\n",
+    )
+
+
+def test_cli_on_a_bronze_that_cannot_be_written_is_one_line(tmp_path):
+    car = landing_copy(tmp_path / "landing", "v1_car.json", "v1_car.json")
+    (tmp_path / "bronze").mkdir()
+    (tmp_path / "bronze" / "car_data").write_text("a file where the bronze table belongs")
+
+    result = subprocess.run(
+        [sys.executable, str(CLI), str(car), "--bronze", str(tmp_path / "bronze")],
+        capture_output=True,
+        text=True,
+    )
+
+    assert (result.returncode, result.stdout) == (1, "")
+    assert result.stderr.startswith("local_runtime: failed: [Errno 20] Not a directory: ")
+    assert result.stderr.count("\n") == 1

@@ -4,6 +4,8 @@ locally and on moto S3, idempotently; counts taken from the landing files themse
 import copy
 import datetime as dt
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -121,7 +123,7 @@ def test_replay_puts_every_replayable_record_in_bronze_once_and_twice_adds_nothi
 
     assert files(bronze) == after_first  # nothing new, nothing rewritten differently
     assert first["rows_to_bronze"] == 1 + 1 + 1  # Bruno; old file's 1st car, then its 2nd alone
-    assert second["rows_to_bronze"] == 1  # the records item still holding bad records, again
+    assert second["rows_to_bronze"] == 0  # this replay wrote nothing: its outcome is the marker's
     # every landing record is in bronze exactly once, or still quarantined with its reason
     expected = sorted(
         [("A-1", 100.0), ("B-2", 200.0), ("D-4", 400.0)]
@@ -180,7 +182,7 @@ def test_replay_on_s3_after_a_real_shaped_event(s3, lambda_context):
     assert [i["status"] for i in dry["items"]] == [i["status"] for i in first["items"]]
     assert [(i["rows"], len(i["still_bad"])) for i in (first["items"][0], second["items"][0])] == [
         (1, 2),
-        (1, 2),
+        (0, 2),
     ]
     assert bronze_rows(after) == [("A-1", 100.0), ("B-2", 200.0), ("D-4", 400.0)]
     replayed = keys.bronze_key(
@@ -213,3 +215,114 @@ def test_cli_help_and_a_local_run(lake):
     assert json.loads(out.stdout)["dry_run"] is True
     assert files(bronze) == before
     assert replay.main(["--bronze-root", str(bronze / "nope")]) == 2
+
+
+def test_the_report_has_an_accounting_that_adds_up_and_counts_this_replay_only(lake):
+    bronze, _ = lake
+
+    first, second = run(bronze)["accounting"], run(bronze)["accounting"]
+
+    contract = "field 'currentMileage' must be a number per the v1 contract, got string \"12k\""
+    scalar = "top-level JSON value is number, not an object or array"
+    assert first == {  # the mixed file's records, the broken file, the old file and its records
+        "items_seen": 4,
+        "items": {"replayed": 3, "still_bad": 1},
+        "records_read": 5,
+        "records_to_bronze": 3,
+        "records_still_bad": {contract: 1, scalar: 1},
+        "files_still_unsplittable": 1,  # the broken file
+    }
+    assert second == {
+        "items_seen": 4,
+        "items": {"already_replayed": 3, "still_bad": 1},
+        "records_read": 0,
+        "records_to_bronze": 0,
+        "records_still_bad": {},
+        "files_still_unsplittable": 1,
+    }
+    assert replay.accounting_line(first) == (
+        "accounting: 4 items seen = 3 replayed + 1 still_bad; 5 records read = 3 to bronze"
+        f" + 2 still bad (1: {contract}; 1: {scalar}); 1 files still not splittable into records"
+    )
+
+
+def test_each_record_of_a_type_clash_is_replayed_alone_and_reaches_silver(spark, tmp_path):
+    from lake import Lake
+
+    landing, lake = tmp_path / "landing", Lake(tmp_path / "lake")
+    landing.mkdir()
+    stamp = {"metrics": {"metricTimestamp": "Wed, 29 Oct 2025 11:00:00"}}
+    clash = [
+        {"carChassis": "A", "currentMileage": 1, "extra": "text", **stamp},
+        {"carChassis": "B", "currentMileage": 2, "extra": {"an": "object"}, **stamp},
+        {"carChassis": "C", "currentMileage": 3, "extra": 4.5, **stamp},
+    ]
+    (landing / "clash.json").write_text(json.dumps(clash))
+    bronze = tmp_path / "lake" / "bronze"
+    outcome = local_runtime.convert_local_file(
+        landing / "clash.json", bronze, event_time=EVENT_TIME
+    )
+    assert outcome["quarantined_records"] == 2
+
+    first, second = run(bronze), run(bronze)
+
+    (item,) = first["items"]
+    assert (item["status"], item["rows"], item["still_bad"]) == ("replayed", 2, [])
+    assert [alone["record"] for alone in item["replayed_alone"]] == [2]
+    assert second["items"] == [{"item": item["item"], "status": "already_replayed"}]
+    assert (second["rows_to_bronze"], second["totals"]) == (0, {"already_replayed": 1})
+    lake.run(spark)
+    assert lake.silver_rows(spark, "carChassis", "currentMileage") == [
+        ("A", 1.0),
+        ("B", 2.0),
+        ("C", 3.0),
+    ]
+
+
+def no_aws_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return env | {
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+
+
+SCRIPT = REPO / "scripts" / "ops" / "replay_quarantine.py"
+
+
+def test_without_credentials_or_on_a_bronze_that_cannot_be_written_is_one_line(lake, tmp_path):
+    no_credentials = subprocess.run(
+        [sys.executable, str(SCRIPT), "--bucket", "bronze", "--region", "eu-west-1"],
+        capture_output=True,
+        text=True,
+        env=no_aws_env(tmp_path),
+    )
+    assert (no_credentials.returncode, no_credentials.stdout, no_credentials.stderr) == (
+        1,
+        "",
+        "replay_quarantine: failed: no AWS credentials found: configure them (AWS_PROFILE,"
+        " aws configure, ...)\n",
+    )
+
+    bronze, _ = lake
+    shutil.rmtree(bronze / "car_data")
+    (bronze / "car_data").write_text("a file where the bronze table belongs")
+    blocked = subprocess.run(
+        [sys.executable, str(SCRIPT), "--bronze-root", str(bronze)], capture_output=True, text=True
+    )
+    assert (blocked.returncode, blocked.stdout) == (1, "")
+    assert blocked.stderr.startswith("replay_quarantine: failed: [Errno 20] Not a directory: ")
+    assert blocked.stderr.count("\n") == 1
+
+
+def test_help_says_the_whole_first_sentence_and_takes_a_region():
+    help_text = subprocess.run(
+        [sys.executable, str(SCRIPT), "--help"], capture_output=True, text=True, check=True
+    ).stdout
+    flat = " ".join(help_text.split())
+    assert (
+        "Put quarantined landing content back through the ingestion, once the producer or the"
+        " contract has been fixed." in flat
+    )
+    assert "--region REGION" in flat

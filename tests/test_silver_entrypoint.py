@@ -320,3 +320,71 @@ def test_parse_args_uses_glue_resolver_with_optional_arguments():
     }
     with pytest.raises(GlueArgumentError, match="--quarantine_path"):
         job.parse_args(argv[:-2])
+
+
+def job_command(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:
+    argv = [sys.executable, str(SCRIPT), "--bronze_path", str(tmp_path / "bronze")]
+    argv += ["--silver_path", str(tmp_path / "silver" / "car_telemetry")]
+    argv += ["--quarantine_path", str(tmp_path / "silver" / "quarantine" / "car_telemetry")]
+    env = {**os.environ, "JAVA_TOOL_OPTIONS": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"}
+    result = subprocess.run([*argv, *extra], capture_output=True, text=True, env=env)
+    # (the JVM itself says that it picked JAVA_TOOL_OPTIONS up)
+    lines = [x for x in result.stderr.splitlines() if not x.startswith("Picked up JAVA_TOOL")]
+    return subprocess.CompletedProcess(result.args, result.returncode, result.stdout, lines)
+
+
+def test_help_lists_every_argument():
+    result = subprocess.run([sys.executable, str(SCRIPT), "--help"], capture_output=True, text=True)
+    assert (result.returncode, result.stderr) == (0, "")
+    for flag in ("--bronze_path", "--silver_path", "--quarantine_path", "--full_refresh"):
+        assert f"  {flag} " in result.stdout
+    for flag in ("--source_timezone", "--state_path", "--debug"):
+        assert f"  {flag} " in result.stdout
+
+
+def test_silver_in_bronze_and_a_missing_bronze_are_usage_errors(tmp_path):
+    into_bronze = job_command(tmp_path, "--silver_path", str(tmp_path / "bronze" / "t"))
+    assert (into_bronze.returncode, into_bronze.stderr) == (
+        2,
+        [
+            f"silver_consolidation_job: --bronze_path {tmp_path}/bronze and --silver_path"
+            f" {tmp_path}/bronze/t overlap (one is or holds the other); give each its own folder"
+        ],
+    )
+    missing = job_command(tmp_path)
+    assert (missing.returncode, missing.stderr) == (
+        2,
+        [f"silver_consolidation_job: --bronze_path {tmp_path}/bronze is not a folder"],
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_concurrent_run_and_a_failed_run_are_one_line_each(tmp_path):
+    import local_job
+    from silver_job.config import JobConfig
+
+    write_bronze(tmp_path / "bronze", "a", [record("A", 4321.0, D29)])
+    config = JobConfig(
+        str(tmp_path / "bronze"),
+        str(tmp_path / "silver" / "car_telemetry"),
+        str(tmp_path / "silver" / "quarantine" / "car_telemetry"),
+    )
+    bookmark = local_job.LocalBookmark(config.bronze_path, local_job.default_state_file(config))
+    with bookmark.lock():
+        live = job_command(tmp_path)
+    assert live.returncode == 1
+    assert len(live.stderr) == 1, live.stderr
+    assert live.stderr[0].startswith(
+        f"silver_consolidation_job: refusing to run: another run of this job is live on"
+        f" {tmp_path}/bronze (lock "
+    )
+
+    (tmp_path / "silver").mkdir()
+    (tmp_path / "silver" / "_commits").write_text("a file where the commit folder belongs")
+    failed = job_command(tmp_path)
+    assert failed.returncode == 1
+    assert len(failed.stderr) == 1, failed.stderr
+    assert failed.stderr[0].startswith("silver_consolidation_job: failed: ")
+    assert failed.stderr[0].endswith(
+        "(the bookmark did not move; the next run finishes or discards what this one left)"
+    )

@@ -350,7 +350,7 @@ def test_landing_trigger_is_json_objects_with_a_scoped_permission():
         {
             "lambda_function_arn": "${aws_lambda_function.this.arn}",
             "events": ["s3:ObjectCreated:*"],
-            "filter_suffix": "${var.landing_suffix}",
+            "filter_suffix": "${local.landing_suffix}",
         }
     ]
     assert INGESTION.value(notification["bucket"]) == "landing-bucket"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import zoneinfo
 from dataclasses import dataclass
@@ -62,6 +63,7 @@ class JobConfig:
             if not (args.get(name) or "").strip():
                 raise ValueError(f"--{name} must not be empty")
         commit_root(args["silver_path"])  # raises for a path with no table folder
+        _refuse_overlaps(args)
         return cls(
             bronze_path=_strip_slash(args["bronze_path"]),
             silver_path=_strip_slash(args["silver_path"]),
@@ -76,6 +78,31 @@ class JobConfig:
 
 def _strip_slash(path: str) -> str:
     return path.rstrip("/") if path.rstrip("/") else path
+
+
+def _where(path: str) -> str:
+    """A path compared by location: a local one absolute, a URI as written."""
+    path = path.strip()
+    if path.startswith("file://"):
+        path = path[len("file://") :]
+    if "://" not in path:
+        path = os.path.abspath(path)
+    return path.rstrip("/") + "/"
+
+
+def _refuse_overlaps(args: dict[str, str | None]) -> None:
+    """Bronze, silver, quarantine (and the local state) must be apart: silver written into
+    bronze is read back as bronze, and a table inside another is read as part of it."""
+    names = ["bronze_path", "silver_path", "quarantine_path"]
+    names += ["state_path"] if args.get("state_path") else []
+    for i, one in enumerate(names):
+        for other in names[i + 1 :]:
+            a, b = _where(args[one]), _where(args[other])
+            if a.startswith(b) or b.startswith(a):
+                raise ValueError(
+                    f"--{one} {args[one]} and --{other} {args[other]} overlap"
+                    " (one is or holds the other); give each its own folder"
+                )
 
 
 # --- Checks -----------------------------------------------------------------------------------

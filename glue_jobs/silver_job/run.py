@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import json
 import logging
 import os
@@ -43,6 +44,8 @@ from silver_job.steps import REJECT_REASONS, ensure_columns, with_reject_reason
 # The run summary: one line of pure JSON per run (the entry script sends it to stdout, bare, so
 # that CloudWatch metric filters can read its fields).
 summary_logger = logging.getLogger("silver_consolidation.summary")
+# Each stage as it starts and ends (the local tools show these on a terminal).
+stage_logger = logging.getLogger("silver_consolidation.progress")
 
 
 @dataclass
@@ -88,9 +91,21 @@ class _Stopwatch:
         now = time.perf_counter()
         self.seconds[stage] = round(now - self._last, 3)
         self._last = now
+        stage_logger.info("%s ended (%.1f s)", stage, self.seconds[stage])
 
     def total(self) -> float:
         return round(time.perf_counter() - self._start, 3)
+
+
+def _stage(method):
+    """Logs the stage's start (the stopwatch's lap logs its end)."""
+
+    @functools.wraps(method)
+    def logged(self, *args):
+        stage_logger.info("%s started", method.__name__.removesuffix("_bookmark"))
+        return method(self, *args)
+
+    return logged
 
 
 def new_run_id() -> str:
@@ -152,6 +167,7 @@ class _Run:
         self.summary.seconds, self.summary.run_seconds = self.watch.seconds, self.watch.total()
         return self.summary
 
+    @_stage
     def recover(self) -> None:
         """Finishes what an earlier, killed run left (see `commit.recover`)."""
         recovered = recover(self.files, self.commit.root, self.table_paths, self.faults)
@@ -160,6 +176,7 @@ class _Run:
             self.summary.recovered_partitions = recovered["partitions"]
         self.watch.lap("recover")
 
+    @_stage
     def read_bronze(self) -> _Bronze | None:
         """The source's new files, conformed to silver's types; None when there is nothing to do
         (a full refresh with no bronze at all still rebuilds silver from itself)."""
@@ -177,6 +194,7 @@ class _Run:
     def _registry(self) -> dict[str, T.DataType]:
         return load_registry(self.files, self.spark, self.commit.root, self.config.silver_path)
 
+    @_stage
     def validate(self, bronze: _Bronze) -> tuple[DataFrame, dict]:
         """Every row gets its reject reason (or none); one pass counts the batch."""
         batch = (
@@ -193,6 +211,7 @@ class _Run:
         self.watch.lap("validate")
         return batch, stats
 
+    @_stage
     def stage_silver(self, batch: DataFrame, stats: dict) -> None:
         touched = sorted_parts(stats["silver_parts"])
         ranked = consolidate_silver(self.spark, self.config, batch, touched)
@@ -207,6 +226,7 @@ class _Run:
         self.faults.reached("staged_silver")
         self.watch.lap("stage_silver")
 
+    @_stage
     def stage_quarantine(self, batch: DataFrame, stats: dict) -> None:
         if self.summary.rows_rejected:
             touched = sorted_parts(stats["quarantine_parts"])
@@ -218,6 +238,7 @@ class _Run:
         self.faults.reached("staged_quarantine")
         self.watch.lap("stage_quarantine")
 
+    @_stage
     def replace(self, bronze: _Bronze, stats: dict) -> None:
         """The intent (manifest) is written, then every staged partition replaces its own."""
         if self.commit.tables:
@@ -226,6 +247,7 @@ class _Run:
             self.commit.finish(self.table_paths)
         self.watch.lap("replace")
 
+    @_stage
     def commit_bookmark(self) -> None:
         """The bookmark moves only now, after every partition is replaced; then clean-up."""
         self.source.commit()

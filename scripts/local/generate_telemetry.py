@@ -636,6 +636,8 @@ def build_parser() -> argparse.ArgumentParser:
             "Records = cars x days x readings-per-day; the same arguments give byte-identical "
             "files."
         ),
+        epilog="exit codes: 0 done; 2 usage error (options, an --out that cannot be written); "
+        "130 interrupted",
     )
     parser.add_argument("--out", required=True, type=Path, help="directory to write into")
     parser.add_argument(
@@ -724,9 +726,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             records_per_file=args.records_per_file,
             overwrite=args.overwrite,
         )
-    except (ValueError, FileExistsError) as err:
+    except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except OSError as err:  # generated files in the way, or --out cannot be a folder written
+        why = (
+            str(err) if err.errno is None else f"cannot write into --out {args.out}: {err.strerror}"
+        )
+        print(f"error: {why}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
     summary = ", ".join(f"{kind} {n}" for kind, n in sorted(kinds.items()))
     print(f"wrote {len(paths)} files ({sum(kinds.values())} records: {summary}) to {args.out}")
     if args.seed_example:

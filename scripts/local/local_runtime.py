@@ -190,27 +190,57 @@ def convert_local_file(
     return outcome
 
 
+def _check_cli_paths(args: argparse.Namespace) -> None:
+    """Each landing file is a file (under --landing-root when given); bronze is a folder or
+    can be made one."""
+    import local_cli
+
+    root = args.landing_root.resolve() if args.landing_root else None
+    if root is not None and not root.is_dir():
+        raise local_cli.UsageError(f"--landing-root {args.landing_root} is not a folder")
+    for path in args.landing_files:
+        if not path.is_file():
+            what = "a folder" if path.is_dir() else "not a file"
+            raise local_cli.UsageError(f"{path} is {what}: give landing files")
+        if root is not None and root not in path.resolve().parents:
+            raise local_cli.UsageError(f"{path} is not under --landing-root {args.landing_root}")
+    if args.bronze.exists() and not args.bronze.is_dir():
+        raise local_cli.UsageError(f"--bronze {args.bronze} is not a folder")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Convert local landing JSON files to bronze.")
+    import local_cli
+
+    parser = argparse.ArgumentParser(
+        description="Convert local landing JSON files to bronze, with the ingestion Lambda's"
+        " code; prints the outcomes grouped by status as JSON.",
+        epilog=local_cli.EXIT_CODES_HELP,
+    )
     parser.add_argument("landing_files", nargs="+", type=Path, metavar="LANDING_FILE")
     parser.add_argument("--bronze", required=True, type=Path, help="local bronze root folder")
     parser.add_argument("--landing-root", type=Path, help="source_file is relative to this")
     parser.add_argument("--bronze-prefix", default=keys.DEFAULT_BRONZE_PREFIX)
     parser.add_argument("--quarantine-prefix", default=keys.DEFAULT_QUARANTINE_PREFIX)
+    local_cli.add_debug_flag(parser)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s", stream=sys.stderr)
-    outcomes = [
-        convert_local_file(
-            path,
-            args.bronze,
-            bronze_prefix=args.bronze_prefix,
-            quarantine_prefix=args.quarantine_prefix,
-            landing_root=args.landing_root,
-        )
-        for path in args.landing_files
-    ]
-    print(json.dumps(core.summarize(outcomes), indent=2, ensure_ascii=False))
-    return 0
+
+    def body() -> int:
+        _check_cli_paths(args)
+        outcomes = [
+            convert_local_file(
+                path,
+                args.bronze,
+                bronze_prefix=args.bronze_prefix,
+                quarantine_prefix=args.quarantine_prefix,
+                landing_root=args.landing_root,
+            )
+            for path in args.landing_files
+        ]
+        print(json.dumps(core.summarize(outcomes), indent=2, ensure_ascii=False))
+        return 0
+
+    return local_cli.run_main("local_runtime", body, args.debug)
 
 
 if __name__ == "__main__":

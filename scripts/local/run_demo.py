@@ -6,7 +6,13 @@ scripts/local/run_local_pipeline.py's stages into LAKE, prints the silver rows a
 named query's SQL (terraform/queries/silver_duplicates_check.sql) over the local silver with
 DuckDB. Then runs the pipeline once more to show that nothing new changes nothing.
 
-    python scripts/local/run_demo.py --lake lake
+    python scripts/local/run_demo.py --lake demo-lake
+
+The demo writes only into its own folder (default `demo-lake`, never the `lake/` of the
+README's other examples): it starts from scratch there, and clears a folder only when the demo
+made it (its `.demo-lake` marker is inside) or it is empty; anything else is refused (exit 2).
+Exit 0 when silver holds one row per car per day and the seed's 12000 km; 1 otherwise or when a
+run failed; 2 on a usage error; 130 when interrupted.
 """
 
 from __future__ import annotations
@@ -19,11 +25,14 @@ from pathlib import Path
 
 import duckdb
 import generate_telemetry
+import local_cli
 import local_runtime
 import run_local_pipeline as pipeline
 import validate_silver_athena as check
 
 DEMO_DATABASE = "car_telemetry_demo"
+DEFAULT_LAKE = Path("demo-lake")
+MARKER = ".demo-lake"  # in a folder the demo made, and may therefore clear
 DEMO_TABLE = "silver_car_telemetry"
 SHOWN_COLUMNS = (
     "carChassis",
@@ -50,12 +59,35 @@ def make_landing(landing: Path) -> None:
     (landing / "broken_upload.json").write_text('{"carChassis": "TRUNCATED", "metrics": {')
 
 
+def fresh_lake(lake: Path) -> None:
+    """Empties the demo's folder (one it made, or an empty one) and marks it as the demo's."""
+    if lake.exists() and not lake.is_dir():
+        raise local_cli.UsageError(f"{lake} is not a folder")
+    if lake.is_dir() and any(lake.iterdir()) and not (lake / MARKER).is_file():
+        raise local_cli.UsageError(
+            f"{lake} is not empty and was not made by the demo (no {MARKER} inside);"
+            " refusing to clear it: pass another --lake"
+        )
+    try:
+        if lake.exists():
+            shutil.rmtree(lake)
+        lake.mkdir(parents=True)
+        (lake / MARKER).write_text("made by scripts/local/run_demo.py; cleared by each demo\n")
+    except OSError as exc:
+        raise local_cli.UsageError(f"cannot use {lake} as the demo lake: {exc}") from exc
+
+
+def sql_text(value: str) -> str:
+    """A SQL string literal (DuckDB, like Athena, doubles a quote inside it)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
 def silver_view(con: duckdb.DuckDBPyConnection, silver_table: Path) -> None:
-    glob = (silver_table / "**" / "*.parquet").as_posix()
+    glob = (silver_table.resolve() / "**" / "*.parquet").as_posix()
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {DEMO_DATABASE}")
     con.execute(
         f"CREATE OR REPLACE VIEW {DEMO_DATABASE}.{DEMO_TABLE} AS SELECT * FROM read_parquet("
-        f"'{glob}', hive_partitioning = true, hive_types_autocast = false)"
+        f"{sql_text(glob)}, hive_partitioning = true, hive_types_autocast = false)"
     )
 
 
@@ -77,19 +109,32 @@ def dedup_check(con: duckdb.DuckDBPyConnection) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--lake", type=Path, default=Path("lake"), help="demo lake folder")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], epilog=local_cli.EXIT_CODES_HELP
+    )
+    parser.add_argument(
+        "--lake",
+        type=Path,
+        default=DEFAULT_LAKE,
+        help="the demo's own folder, cleared and rebuilt (default: %(default)s)",
+    )
+    local_cli.add_debug_flag(parser)
     args = parser.parse_args(argv)
+    local_cli.quiet_logs(args.debug)
+    return local_cli.run_main("run_demo", lambda: demo(args.lake), args.debug)
+
+
+def demo(root: Path) -> int:
     started = time.perf_counter()
-    lake = pipeline.LakeLayout(args.lake)
-    landing = args.lake / "landing"
-    for folder in (landing, lake.bronze, lake.root / "silver", lake.state):
-        shutil.rmtree(folder, ignore_errors=True)
+    fresh_lake(root)
+    lake = pipeline.LakeLayout(root)
+    landing = root / "landing"
     make_landing(landing)
 
-    print(f"== 1st run: landing files in {landing} -> bronze -> silver")
+    print(f"== 1st run: landing files in {landing} -> bronze -> silver", flush=True)
     spark = local_runtime.spark_session("car-telemetry-demo")
-    first = pipeline.run_pipeline(landing, args.lake, spark=spark)
+    progress = local_cli.Progress()
+    first = pipeline.run_pipeline(landing, root, spark=spark, progress=progress)
     print(pipeline.format_summary(first))
 
     con = duckdb.connect()
@@ -110,10 +155,11 @@ def main(argv: list[str] | None = None) -> int:
     print(check.format_report(duplicates, f"{DEMO_DATABASE}.{DEMO_TABLE}"))
 
     print("\n== 2nd run: nothing new")
-    second = pipeline.run_pipeline(landing, args.lake, spark=spark)
+    second = pipeline.run_pipeline(landing, root, spark=spark, progress=progress)
     print(pipeline.format_summary(second))
     print(f"\ndemo finished in {time.perf_counter() - started:.1f} s")
-    return 1 if duplicates or seed_rows != [(12000.0,)] else 0
+    adds_up = all(pipeline.accounting(summary)[1] for summary in (first, second))
+    return 1 if duplicates or seed_rows != [(12000.0,)] or not adds_up else 0
 
 
 if __name__ == "__main__":

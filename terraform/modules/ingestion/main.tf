@@ -10,6 +10,9 @@ locals {
   partition          = data.aws_partition.current.partition
   landing_bucket_arn = "arn:${local.partition}:s3:::${var.landing_bucket_name}"
   bronze_bucket_arn  = "arn:${local.partition}:s3:::${var.bronze_bucket_name}"
+  # The one setting of which landing keys are ingested: scripts/local/run_local_pipeline.py
+  # reads the same file, so a local run takes exactly what this notification sends.
+  landing_suffix = trimspace(file("${path.module}/landing_suffix.txt"))
 }
 
 data "archive_file" "this" {
@@ -65,7 +68,7 @@ data "aws_iam_policy_document" "read_landing" {
     sid       = "ReadLandingObjectsThatTriggerTheFunction"
     effect    = "Allow"
     actions   = ["s3:GetObject"]
-    resources = ["${local.landing_bucket_arn}/*${var.landing_suffix}"]
+    resources = ["${local.landing_bucket_arn}/*${local.landing_suffix}"]
   }
 }
 
@@ -225,7 +228,7 @@ resource "aws_s3_bucket_notification" "landing" {
   lambda_function {
     lambda_function_arn = aws_lambda_function.this.arn
     events              = ["s3:ObjectCreated:*"]
-    filter_suffix       = var.landing_suffix
+    filter_suffix       = local.landing_suffix
   }
 
   depends_on = [aws_lambda_permission.landing]

@@ -67,12 +67,6 @@ variable "landing_bucket_name" {
   type        = string
 }
 
-variable "landing_suffix" {
-  description = "Only objects whose key ends with this suffix trigger the function (and only those can be read)."
-  type        = string
-  default     = ".json"
-}
-
 variable "bronze_bucket_name" {
   description = "Bucket the function writes Parquet (and quarantined input) to."
   type        = string
