@@ -14,7 +14,7 @@ DEMO_LANDING := $(LAKE)/landing
 IMPORT_DIRS  := ('glue_jobs', 'lambdas/ingestion', 'scripts/local', 'scripts/ops', 'bench')
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lock test test-faults test-drift-fuzz demo lint fmt bench bench-2m tf-check tf-validate clean
+.PHONY: help setup lock test test-faults test-drift-fuzz demo demo-s3 lint fmt bench bench-2m tf-check tf-validate clean
 
 help: ## List every target with what it does
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -83,6 +83,9 @@ test-drift-fuzz: setup ## 40 random schema-drift cases through the job, in one r
 
 demo: setup ## Run the whole pipeline locally on generated data and print silver + the dedup check
 	$(PY) scripts/local/run_demo.py --lake $(LAKE)
+
+demo-s3: setup ## The demo against a local S3 API (moto's server, S3A, the Lambda's handler), printing its S3 requests per stage
+	$(PY) scripts/local/run_demo_s3.py --work $(LAKE)/s3
 
 lint: setup ## ruff, terraform fmt, the offline Terraform schema check and checkov
 	$(PY) -m ruff check .
