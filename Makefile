@@ -102,9 +102,10 @@ fmt: setup ## Format Python (ruff) and Terraform in place
 
 BENCH_RECORDS ?= 20000,400000
 
-bench: setup ## Benchmarks: ingestion Lambda, consolidation job vs lean job (20k/400k), history; writes docs/benchmarks/
+bench: setup ## Benchmarks: ingestion Lambda, consolidation job vs lean job (20k/400k), history, S3 requests per run; writes docs/benchmarks/
 	$(PY) bench/bench_ingestion.py --out docs/benchmarks
 	$(PY) bench/bench_consolidation.py --out docs/benchmarks --records $(BENCH_RECORDS)
+	$(PY) bench/bench_s3_requests.py --out docs/benchmarks
 
 bench-2m: ## The consolidation ratio table with 2,000,000 records too (about 6 min more than bench)
 	$(MAKE) bench BENCH_RECORDS=20000,400000,2000000
