@@ -14,7 +14,7 @@ DEMO_LAKE    ?= demo-lake
 IMPORT_DIRS  := ('glue_jobs', 'lambdas/ingestion', 'scripts/local', 'scripts/ops', 'bench')
 
 .DEFAULT_GOAL := help
-.PHONY: help setup lock test test-faults test-s3 test-drift-fuzz demo lint fmt bench bench-2m tf-validate clean
+.PHONY: help setup lock test test-faults test-s3 test-drift-fuzz demo demo-s3 lint fmt bench bench-2m tf-validate clean
 
 help: ## List every target with what it does
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -89,6 +89,9 @@ test-drift-fuzz: setup ## 40 random schema-drift cases through the job, in one r
 demo: $(VENV)/.installed $(VENV)/.import-path ## Run the whole pipeline locally on generated data in demo-lake/ and print silver + the dedup check
 	$(PY) scripts/local/run_demo.py --lake $(DEMO_LAKE)
 
+demo-s3: $(VENV)/.installed $(VENV)/.import-path .cache/jars/.installed ## The demo against a local S3 API (moto's server, S3A, the Lambda's handler), printing its S3 requests per stage
+	$(PY) scripts/local/run_demo_s3.py --work $(LAKE)/s3
+
 lint: setup ## ruff, terraform fmt, the offline Terraform schema check and checkov
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
@@ -104,9 +107,10 @@ fmt: setup ## Format Python (ruff) and Terraform in place
 
 BENCH_RECORDS ?= 20000,400000
 
-bench: setup ## Benchmarks: ingestion Lambda, consolidation job vs lean job (20k/400k), history; writes docs/benchmarks/
+bench: setup ## Benchmarks: ingestion Lambda, consolidation job vs lean job (20k/400k), history, S3 requests per run; writes docs/benchmarks/
 	$(PY) bench/bench_ingestion.py --out docs/benchmarks
 	$(PY) bench/bench_consolidation.py --out docs/benchmarks --records $(BENCH_RECORDS)
+	$(PY) bench/bench_s3_requests.py --out docs/benchmarks
 
 bench-2m: ## The consolidation ratio table with 2,000,000 records too (about 6 min more than bench)
 	$(MAKE) bench BENCH_RECORDS=20000,400000,2000000

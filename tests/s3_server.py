@@ -1,6 +1,6 @@
 """A local S3 API for the tests: moto's server in this process, on 127.0.0.1 and a free port,
-with every request it answers recorded (method, bucket, key, query, copy source, status), and
-the IAM authorization each recorded request needs.
+with every request it answers recorded (method, bucket, key, query, copy source, status, bytes
+sent and received), and the IAM authorization each recorded request needs.
 
 moto's `ThreadedMotoServer` serves `DomainDispatcherApplication` with werkzeug; this server does
 the same with that application wrapped by a recorder (moto's own recorder keeps no status code
@@ -42,6 +42,7 @@ class S3Request:
     status: int
     deleted: tuple[str, ...] = ()  # the keys of a DeleteObjects request
     length: int = 0  # Content-Length of the request body (bytes sent to S3)
+    response_length: int = 0  # bytes of the response body (what S3 sent back; 0 for a HEAD)
 
     @property
     def params(self) -> dict[str, str]:
@@ -100,9 +101,17 @@ class _Recorder:
 
         def start(status, headers, exc_info=None):
             answered["status"] = int(status.split(" ", 1)[0])
+            answered["length"] = next(
+                (int(v) for k, v in headers if k.lower() == "content-length"), None
+            )
             return start_response(status, headers, exc_info)
 
         body = self.app(environ, start)
+        if environ["REQUEST_METHOD"] == "HEAD":
+            answered["length"] = 0  # a HEAD's Content-Length is the object's, no body is sent
+        elif answered.get("length") is None:  # no Content-Length: count the body itself
+            body = list(body)
+            answered["length"] = sum(len(chunk) for chunk in body)
         # moto's data-carrying chunked PUTs report the decoded length; keep what S3 was sent.
         sent = int(environ.get("HTTP_X_AMZ_DECODED_CONTENT_LENGTH") or length)
         request = S3Request(
@@ -114,6 +123,7 @@ class _Recorder:
             answered.get("status", 0),
             deleted,
             sent,
+            answered.get("length") or 0,
         )
         with self.lock:
             self.requests.append(request)
