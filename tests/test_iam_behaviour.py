@@ -463,6 +463,53 @@ def test_no_role_allows_a_wildcard_action_or_resource_outside_its_buckets():
         assert not role.allows(Request("ANY", "s3:ListAllMyBuckets", "*"))
 
 
+# The job's catalog step (silver_job/catalog.py): each call is authorized on the table, its
+# database and the catalog (AWS Glue developer guide, "Specifying AWS Glue resource ARNs").
+CATALOG_CALLS = ("glue:GetTable", "glue:UpdateTable", "glue:BatchCreatePartition")
+CATALOG_CALLS += ("glue:GetPartitions",)
+
+
+def glue_arn(resource: str) -> str:
+    return f"arn:aws:glue:{REGION}:{ACCOUNT}:{resource}"
+
+
+def catalog_requests(action: str, database: str, table: str) -> list[Request]:
+    return [
+        Request("GLUE", action, glue_arn(f"table/{database}/{table}")),
+        Request("GLUE", action, glue_arn(f"database/{database}")),
+        Request("GLUE", action, glue_arn("catalog")),
+    ]
+
+
+def test_job_role_allows_the_catalog_step_on_its_two_tables_and_nothing_else():
+    arguments = job_arguments()
+    database = arguments["--catalog_database"]
+    tables = (arguments["--silver_table"], arguments["--quarantine_table"])
+    allowed = [
+        r for action in CATALOG_CALLS for t in tables for r in catalog_requests(action, database, t)
+    ]
+    assert job_role().denied(allowed) == []
+    forbidden = [
+        *catalog_requests("glue:UpdateTable", database, "bronze_car_data"),
+        *catalog_requests("glue:BatchCreatePartition", database, "silver_car_telemetry_backup"),
+        *catalog_requests("glue:GetTable", "other_db", tables[0])[:2],
+        *catalog_requests("glue:DeleteTable", database, tables[0]),
+        *catalog_requests("glue:BatchDeletePartition", database, tables[0]),
+        *catalog_requests("glue:CreateTable", database, "silver_car_telemetry_2"),
+        *catalog_requests("glue:UpdatePartition", database, tables[0]),
+    ]
+    role = job_role()
+    assert [r for r in forbidden if role.allows(r)] == [
+        # the catalog and database ARNs are shared by every table: the table ARN decides
+        *[
+            r
+            for r in forbidden
+            if r.resource in (glue_arn("catalog"), glue_arn(f"database/{database}"))
+            and r.action in CATALOG_CALLS
+        ],
+    ]
+
+
 # --------------------------------------------------------------------------------------------
 # The crawlers
 # --------------------------------------------------------------------------------------------

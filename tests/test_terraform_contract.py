@@ -30,6 +30,7 @@ from hcl_eval import (
     MONITORING,
     REGION,
     REPO_ROOT,
+    ROOT,
     ROOT_DOC,
     TF_ROOT,
     all_policy_documents,
@@ -121,6 +122,26 @@ def test_job_optional_arguments_default_like_the_script():
     arguments = job_arguments()
     assert arguments["--full_refresh"] == "false"
     assert arguments["--source_timezone"] == "UTC"
+
+
+def test_the_job_keeps_the_catalog_tables_terraform_defines():
+    arguments = job_arguments()
+    tables = blocks(CATALOG.doc, "resource", "aws_glue_catalog_table")
+    assert list(tables) == ["job"]
+    defined = CATALOG.value(locals_of(CATALOG.doc)["job_tables"])
+    assert (
+        arguments["--catalog_database"],
+        arguments["--silver_table"],
+        arguments["--quarantine_table"],
+    ) == ("car_telemetry_dev", defined["silver"]["name"], defined["quarantine"]["name"])
+    assert CATALOG.value("${var.database_name}") == "car_telemetry_dev"
+    # each table's location is the path the job writes it to
+    silver_bucket = CATALOG.value("${var.silver_bucket_name}")
+    for table, argument in (("silver", "--silver_path"), ("quarantine", "--quarantine_path")):
+        assert arguments[argument] == f"s3://{silver_bucket}/{defined[table]['prefix']}/"
+    assert tables["job"]["storage_descriptor"][0]["location"] == (
+        "s3://${var.silver_bucket_name}/${each.value.prefix}/"
+    )
 
 
 def test_job_paths_are_the_lake_layout():
@@ -273,17 +294,38 @@ def test_every_role_policy_document_is_attached():
         assert attached == identity_documents
 
 
-def test_job_role_touches_only_its_glue_database():
+def test_job_role_keeps_exactly_its_two_catalog_tables():
+    # The four calls of silver_job/catalog.py, on the table, its database and the catalog (every
+    # Data Catalog action needs all three); no other table, no other action.
     statements = role_statements(JOB, "role_policies")
     glue = [st for st in statements if any(a.startswith("glue:") for a in st.actions)]
-    assert [st.resources for st in glue] == [
+    assert [(st.actions, st.resources) for st in glue] == [
         (
-            f"arn:aws:glue:{REGION}:{ACCOUNT}:catalog",
-            f"arn:aws:glue:{REGION}:{ACCOUNT}:database/car_telemetry_dev",
-            f"arn:aws:glue:{REGION}:{ACCOUNT}:table/car_telemetry_dev/*",
+            (
+                "glue:BatchCreatePartition",
+                "glue:GetPartitions",
+                "glue:GetTable",
+                "glue:UpdateTable",
+            ),
+            (
+                f"arn:aws:glue:{REGION}:{ACCOUNT}:catalog",
+                f"arn:aws:glue:{REGION}:{ACCOUNT}:database/car_telemetry_dev",
+                f"arn:aws:glue:{REGION}:{ACCOUNT}:table/car_telemetry_dev/silver_car_telemetry",
+                f"arn:aws:glue:{REGION}:{ACCOUNT}:table/car_telemetry_dev/"
+                "silver_car_telemetry_quarantine",
+            ),
         )
     ]
-    assert all(a.startswith("glue:Get") for st in glue for a in st.actions)
+    # the job's code calls exactly those (its client, spied on moto: test_silver_catalog.py)
+    source = (PACKAGE_DIR / "catalog.py").read_text()
+    called = set(re.findall(r"self\.client\.(\w+)\(", source)) - {"get_paginator"}
+    called |= set(re.findall(r'get_paginator\("(\w+)"\)', source))
+    assert sorted(called) == [
+        "batch_create_partition",
+        "get_partitions",
+        "get_table",
+        "update_table",
+    ]
 
 
 def test_lambda_role_uses_no_other_services_than_s3_sqs_and_logs():
@@ -404,9 +446,25 @@ def test_crawlers_target_the_tables_with_the_contract_names():
     )
     assert crawler["s3_target"][0]["path"] == "s3://${each.value.bucket_name}/${each.value.prefix}/"
     assert crawler["schema_change_policy"] == [
-        {"update_behavior": "UPDATE_IN_DATABASE", "delete_behavior": "LOG"}
+        {"update_behavior": "${each.value.update_behavior}", "delete_behavior": "LOG"}
     ]
-    assert crawler["recrawl_policy"] == [{"recrawl_behavior": "CRAWL_EVERYTHING"}]
+    assert crawler["recrawl_policy"] == [{"recrawl_behavior": "${each.value.recrawl_behavior}"}]
+    # bronze: only folders added since the last crawl (AWS requires LOG with it); the optional
+    # silver crawler may add columns, which needs a full crawl
+    policies = {
+        layer: (s["recrawl_behavior"], s["update_behavior"]) for layer, s in settings.items()
+    }
+    assert policies == {
+        "bronze": ("CRAWL_NEW_FOLDERS_ONLY", "LOG"),
+        "silver": ("CRAWL_EVERYTHING", "UPDATE_IN_DATABASE"),
+    }
+    assert crawler["for_each"] == "${local.enabled_crawlers}"
+    assert locals_of(CATALOG.doc)["enabled_crawlers"] == (
+        '${{for layer , crawler in local.crawlers : layer => crawler if layer == "bronze" || '
+        "var.silver_crawler_enabled}}"
+    )
+    assert ROOT.var("silver_crawler_enabled") is False
+    assert CATALOG.inputs["silver_crawler_enabled"] == "${var.silver_crawler_enabled}"
 
 
 def test_quarantine_is_outside_the_crawled_silver_path():

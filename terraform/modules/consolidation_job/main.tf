@@ -35,10 +35,13 @@ locals {
   # and --custom-logGroup-prefix); a prefix of our own makes both names known in advance.
   log_group_prefix = "/aws-glue/jobs/${var.job_name}"
 
+  # Every Data Catalog action needs the table, its database and the catalog (AWS Glue
+  # developer guide, "Specifying AWS Glue resource ARNs").
   catalog_arns = [
     "arn:${local.partition}:glue:${local.region}:${local.account_id}:catalog",
     "arn:${local.partition}:glue:${local.region}:${local.account_id}:database/${var.database_name}",
-    "arn:${local.partition}:glue:${local.region}:${local.account_id}:table/${var.database_name}/*",
+    "arn:${local.partition}:glue:${local.region}:${local.account_id}:table/${var.database_name}/${var.silver_table_name}",
+    "arn:${local.partition}:glue:${local.region}:${local.account_id}:table/${var.database_name}/${var.quarantine_table_name}",
   ]
 }
 
@@ -247,18 +250,18 @@ data "aws_iam_policy_document" "use_temp_dir" {
   }
 }
 
-# The script addresses data by S3 path; the catalog grant is read-only and limited to the
-# lake's own database (table definitions for ad-hoc reads, nothing it could change).
-data "aws_iam_policy_document" "read_catalog" {
+# The job keeps its two catalog tables (silver_job/catalog.py): reads a table and the partitions
+# it is about to register, appends columns (UpdateTable), registers partitions. Nothing else of
+# the catalog: no other table, no deletes, no table creation (Terraform creates both).
+data "aws_iam_policy_document" "keep_catalog" {
   statement {
-    sid    = "ReadOwnDatabaseOnly"
+    sid    = "KeepOwnTwoTables"
     effect = "Allow"
     actions = [
-      "glue:GetDatabase",
-      "glue:GetPartition",
+      "glue:BatchCreatePartition",
       "glue:GetPartitions",
       "glue:GetTable",
-      "glue:GetTables",
+      "glue:UpdateTable",
     ]
     resources = local.catalog_arns
   }
@@ -339,7 +342,7 @@ locals {
       read-bronze  = data.aws_iam_policy_document.read_bronze.json
       write-silver = data.aws_iam_policy_document.write_silver.json
       use-temp-dir = data.aws_iam_policy_document.use_temp_dir.json
-      read-catalog = data.aws_iam_policy_document.read_catalog.json
+      keep-catalog = data.aws_iam_policy_document.keep_catalog.json
       write-logs   = data.aws_iam_policy_document.write_logs.json
       put-metrics  = data.aws_iam_policy_document.put_metrics.json
       use-lake-key = data.aws_iam_policy_document.use_lake_key.json
@@ -421,6 +424,10 @@ resource "aws_glue_job" "this" {
     "--quarantine_path" = "s3://${var.silver_bucket_name}/${local.silver_quarantine_prefix}/"
     "--full_refresh"    = "false"
     "--source_timezone" = var.source_timezone
+    # the catalog tables the job keeps (partitions and columns) as a step of its commit
+    "--catalog_database" = var.database_name
+    "--silver_table"     = var.silver_table_name
+    "--quarantine_table" = var.quarantine_table_name
   }
 
   tags = var.tags

@@ -184,7 +184,17 @@ variable "schedule_enabled" {
 }
 
 variable "database_name" {
-  description = "Glue database of the lake: the only part of the Data Catalog the job may read."
+  description = "Glue database of the lake, holding the two tables the job keeps (--catalog_database)."
+  type        = string
+}
+
+variable "silver_table_name" {
+  description = "Catalog table of silver, whose partitions and columns the job keeps (--silver_table)."
+  type        = string
+}
+
+variable "quarantine_table_name" {
+  description = "Catalog table of the rejected rows, whose partitions and columns the job keeps (--quarantine_table)."
   type        = string
 }
 
