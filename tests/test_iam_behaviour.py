@@ -301,7 +301,10 @@ def parents(directory: str) -> list[str]:
 
 
 def read_tree(bucket: str, directory: str) -> list[Request]:
-    requests = probe(bucket, directory)
+    # S3A (Glue 5.1's default connector) may look the bucket's region up first, as
+    # AWSGlueServiceRole and the crawlers' role allow
+    requests = [Request("GET", "s3:GetBucketLocation", arn(bucket))]
+    requests += probe(bucket, directory)
     requests += [
         listing(bucket, f"{directory}/{PARTITION.split('/')[0]}/"),
         listing(bucket, f"{directory}/{PARTITION}/"),
@@ -336,6 +339,15 @@ def write_tree(bucket: str, directory: str) -> list[Request]:
         listing(bucket, f"{directory}/_temporary/"),
         listing(bucket, f"{directory}/.spark-staging-{RUN}/"),
     ]
+    # S3A writes large files as multipart uploads; after a failed one it lists the bucket's
+    # pending uploads and a upload's parts, and aborts it (Hadoop, "assumed_roles.md": write
+    # access needs s3:ListBucketMultipartUploads and s3:AbortMultipartUpload)
+    for key in written[:3]:
+        requests += [
+            Request("ABORT", "s3:AbortMultipartUpload", arn(bucket, key)),
+            Request("LISTPARTS", "s3:ListMultipartUploadParts", arn(bucket, key)),
+        ]
+    requests.append(Request("LISTUPLOADS", "s3:ListBucketMultipartUploads", arn(bucket)))
     for parent in parents(directory):  # mkdirs creates, and later removes, parent markers
         requests += [
             put(bucket, f"{parent}/"),
@@ -442,6 +454,12 @@ JOB_FORBIDDEN = [
     Request("DELETE", "s3:DeleteBucket", arn("silver-bucket")),
     Request("PUT", "s3:PutBucketPolicy", arn("silver-bucket")),
     Request("GET", "s3:GetObjectVersion", arn("silver-bucket", "car_telemetry/x.parquet")),
+    # multipart clean-up only where it writes; the bucket lookup only on its own buckets
+    Request("ABORT", "s3:AbortMultipartUpload", arn("bronze-bucket", "car_data/x.parquet")),
+    Request("ABORT", "s3:AbortMultipartUpload", arn("silver-bucket", "other/x.parquet")),
+    Request("LISTPARTS", "s3:ListMultipartUploadParts", arn("silver-bucket", "other/x.parquet")),
+    Request("LISTUPLOADS", "s3:ListBucketMultipartUploads", arn("bronze-bucket")),
+    Request("GET", "s3:GetBucketLocation", arn("landing-bucket")),
 ]
 
 

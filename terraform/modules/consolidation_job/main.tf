@@ -137,6 +137,15 @@ data "aws_iam_policy_document" "read_bronze" {
     }
   }
 
+  # S3A may look a bucket's region up before its first request (AWSGlueServiceRole grants
+  # s3:GetBucketLocation on every bucket; here only the job's own).
+  statement {
+    sid       = "LocateBronzeBucket"
+    effect    = "Allow"
+    actions   = ["s3:GetBucketLocation"]
+    resources = [local.bronze_bucket_arn]
+  }
+
   statement {
     sid     = "ReadBronzeTable"
     effect  = "Allow"
@@ -177,6 +186,18 @@ data "aws_iam_policy_document" "write_silver" {
     }
   }
 
+  # The bucket's region, and the pending multipart uploads S3A lists to clean up after a failed
+  # upload (a bucket-level action: it cannot be narrowed to a prefix).
+  statement {
+    sid    = "LocateSilverBucketAndItsUploads"
+    effect = "Allow"
+    actions = [
+      "s3:GetBucketLocation",
+      "s3:ListBucketMultipartUploads",
+    ]
+    resources = [local.silver_bucket_arn]
+  }
+
   statement {
     sid     = "ProbeSilverDirectories"
     effect  = "Allow"
@@ -190,12 +211,16 @@ data "aws_iam_policy_document" "write_silver" {
     ]
   }
 
+  # AbortMultipartUpload and ListMultipartUploadParts: S3A writes large files as multipart
+  # uploads and aborts one that failed (Hadoop's "assumed_roles.md" lists them for write access).
   statement {
     sid    = "ReadWriteSilverDirectories"
     effect = "Allow"
     actions = [
+      "s3:AbortMultipartUpload",
       "s3:DeleteObject",
       "s3:GetObject",
+      "s3:ListMultipartUploadParts",
       "s3:PutObject",
     ]
     resources = [
@@ -229,6 +254,16 @@ data "aws_iam_policy_document" "use_temp_dir" {
   }
 
   statement {
+    sid    = "LocateTempBucketAndItsUploads"
+    effect = "Allow"
+    actions = [
+      "s3:GetBucketLocation",
+      "s3:ListBucketMultipartUploads",
+    ]
+    resources = [local.temp_bucket_arn]
+  }
+
+  statement {
     sid       = "ProbeOwnTempPrefix"
     effect    = "Allow"
     actions   = ["s3:GetObject"]
@@ -239,8 +274,10 @@ data "aws_iam_policy_document" "use_temp_dir" {
     sid    = "ReadWriteOwnTempPrefix"
     effect = "Allow"
     actions = [
+      "s3:AbortMultipartUpload",
       "s3:DeleteObject",
       "s3:GetObject",
+      "s3:ListMultipartUploadParts",
       "s3:PutObject",
     ]
     resources = [
