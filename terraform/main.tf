@@ -130,7 +130,7 @@ module "consolidation_job" {
   database_name               = local.database_name
   silver_table_name           = var.silver_table_name
   quarantine_table_name       = var.quarantine_table_name
-  security_configuration_name = module.encryption.glue_security_configuration_name
+  security_configuration_name = module.encryption.glue_job_security_configuration_name
   kms_key_arn                 = module.encryption.kms_key_arn
   s3_kms_key_arn              = var.s3_kms_key_arn
   log_retention_days          = var.log_retention_days

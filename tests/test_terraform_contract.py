@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import fnmatch
 import json
 import posixpath
 import re
@@ -41,6 +42,7 @@ from hcl_eval import (
     lambda_function,
     load_dir,
     locals_of,
+    module_scope,
     named,
     raw_statements,
     role_statements,
@@ -156,13 +158,88 @@ def test_job_paths_are_the_lake_layout():
     )
 
 
-def test_job_runs_on_glue_5_1_with_the_shared_security_configuration():
+def test_job_runs_on_glue_5_1_with_its_own_security_configuration():
     # Glue 5.1 is Spark 3.5.6 / Python 3.11, what pyproject.toml pins and the tests run.
     job = glue_job()
     assert JOB.value(job["glue_version"]) == "5.1"
     assert job["security_configuration"] == "${var.security_configuration_name}"
     assert JOB.inputs["security_configuration_name"] == (
+        "${module.encryption.glue_job_security_configuration_name}"
+    )
+
+
+ENCRYPTION = module_scope("encryption")
+
+
+def test_job_logs_go_to_the_documented_groups_that_its_grants_and_metric_filters_cover():
+    """Glue 5 writes a run's logs to <--custom-logGroup-prefix>/output and /error ("Logging for
+    AWS Glue jobs"); what a security configuration with CloudWatch encryption does to those
+    names is undocumented, so the job's configuration leaves CloudWatch encryption out and the
+    groups are encrypted by their own KMS key instead. The crawlers' configuration keeps it."""
+    configurations = blocks(ENCRYPTION.doc, "resource", "aws_glue_security_configuration")
+    modes = {
+        name: body["encryption_configuration"][0]["cloudwatch_encryption"][0][
+            "cloudwatch_encryption_mode"
+        ]
+        for name, body in configurations.items()
+    }
+    assert modes == {"job": "DISABLED", "this": "SSE-KMS"}
+    outputs = named(load_dir(MODULES / "encryption"), "output")
+    assert outputs["glue_job_security_configuration_name"]["value"] == (
+        "${aws_glue_security_configuration.job.name}"
+    )
+    assert CATALOG.inputs["security_configuration_name"] == (
         "${module.encryption.glue_security_configuration_name}"
+    )
+    # The names that choice implies, and the groups Terraform creates, encrypted by their key.
+    prefix = job_arguments()["--custom-logGroup-prefix"]
+    implied = [f"{prefix}/error", f"{prefix}/output"]
+    group = blocks(JOB.doc, "resource", "aws_cloudwatch_log_group")["this"]
+    assert group["for_each"] == "${toset([output, error])}"  # (python-hcl2 drops the quotes)
+    created = sorted(
+        dataclasses.replace(JOB, bindings={"each.key": kind}).value(group["name"])
+        for kind in ("output", "error")
+    )
+    assert created == implied
+    assert group["kms_key_id"] == "${var.kms_key_arn}"
+    # CloudWatch Logs may use the key for exactly those groups (the key policy's condition).
+    key_policy = blocks(ENCRYPTION.doc, "data", "aws_iam_policy_document")["key"]
+    (logs,) = [
+        st for st in key_policy["statement"] if st["sid"] == "CloudWatchLogsEncryptsLakeLogGroups"
+    ]
+    patterns = ENCRYPTION.value(logs["condition"][0]["values"])
+    name_prefix = ROOT.value("${local.name_prefix}")
+    for name in implied:
+        arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}"
+        assert any(fnmatch.fnmatchcase(arn, p) for p in patterns), (arn, patterns)
+        assert name.startswith(f"/aws-glue/jobs/{name_prefix}-")
+    # The job's logs: grants are on exactly those groups (their streams), no other group.
+    statements = role_statements(JOB, "role_policies")
+    logs_grants = {
+        (st.actions, st.resources) for st in statements if st.actions[0].startswith("logs:")
+    }
+    assert logs_grants == {
+        (
+            ("logs:CreateLogStream", "logs:PutLogEvents"),
+            ('${[for group in aws_cloudwatch_log_group.this : "${group.arn}:*"]}',),
+        ),
+        (
+            ("logs:CreateLogGroup",),
+            ("${[for group in aws_cloudwatch_log_group.this : group.arn]}",),
+        ),
+    }
+    # The metric filters read the output group, where the script's stdout (summary line) goes.
+    assert MONITORING.inputs["job_log_group_name"] == (
+        '${module.consolidation_job.cloudwatch_log_group_names["output"]}'
+    )
+    filters = blocks(MONITORING.doc, "resource", "aws_cloudwatch_log_metric_filter")
+    assert {name: body["log_group_name"] for name, body in filters.items()} == {
+        "summary": "${var.job_log_group_name}",
+        "runs_with_data": "${var.job_log_group_name}",
+    }
+    outputs = named(JOB.doc, "output")
+    assert outputs["cloudwatch_log_group_names"]["value"] == (
+        "${{for kind , group in aws_cloudwatch_log_group.this : kind => group.name}}"
     )
 
 

@@ -304,8 +304,10 @@ data "aws_iam_policy_document" "keep_catalog" {
   }
 }
 
-# The security configuration encrypts the logs: Glue creates (idempotently) the job's log
-# groups and associates the KMS key with them as the job role, before the script's first line.
+# Glue writes the run's streams into the two groups below (their names are those Glue 5
+# documents for --custom-logGroup-prefix, as the job's security configuration does not encrypt
+# CloudWatch Logs; the groups are encrypted by their own KMS key). CreateLogGroup: Glue may ask
+# for the group first (it exists: a no-op).
 data "aws_iam_policy_document" "write_logs" {
   statement {
     sid    = "WriteOwnLogStreams"
@@ -318,13 +320,10 @@ data "aws_iam_policy_document" "write_logs" {
   }
 
   statement {
-    sid    = "PrepareOwnEncryptedLogGroups"
-    effect = "Allow"
-    actions = [
-      "logs:AssociateKmsKey",
-      "logs:CreateLogGroup",
-    ]
-    resources = flatten([for group in aws_cloudwatch_log_group.this : [group.arn, "${group.arn}:*"]])
+    sid       = "EnsureOwnLogGroups"
+    effect    = "Allow"
+    actions   = ["logs:CreateLogGroup"]
+    resources = [for group in aws_cloudwatch_log_group.this : group.arn]
   }
 }
 
@@ -399,8 +398,9 @@ resource "aws_iam_role_policy" "this" {
 # --- Logs --------------------------------------------------------------------------------------
 
 # Created here (with a retention and the lake key) instead of by Glue on the first run, under
-# the names that --custom-logGroup-prefix gives them. Whether Glue keeps these names when the
-# security configuration encrypts CloudWatch Logs is on docs/deploy-checklist.md.
+# the names that --custom-logGroup-prefix gives them in Glue 5. The job's security
+# configuration leaves CloudWatch encryption out (a configuration that encrypts logs makes Glue
+# use names it documents only for older versions); kms_key_id encrypts the groups instead.
 resource "aws_cloudwatch_log_group" "this" {
   for_each = toset(["output", "error"])
 
@@ -420,8 +420,8 @@ resource "aws_cloudwatch_log_group" "this" {
 #   are GLUE_REQUIRED_ARGS without JOB_NAME (Glue supplies it) plus GLUE_OPTIONAL_ARGS, set
 #   here so that a single run can override them with --arguments
 #   (tests/test_terraform_contract.py keeps this in step with the script).
-# - depends_on: Glue prepares the encrypted log groups as the job role when the first run
-#   starts, so the role's policies and the groups must exist by then.
+# - depends_on: the first run writes into the log groups as the job role, so the role's
+#   policies and the groups must exist by then.
 resource "aws_glue_job" "this" {
   name                   = var.job_name
   description            = "Bronze -> silver: new bronze files only (bookmark), one row per car and day, dynamic partition overwrite."

@@ -199,12 +199,12 @@ variable "quarantine_table_name" {
 }
 
 variable "security_configuration_name" {
-  description = "Glue security configuration (S3, CloudWatch Logs and job bookmark encryption)."
+  description = "The job's Glue security configuration (S3 and job bookmark encryption; no CloudWatch Logs encryption: the job's log groups carry their own KMS key)."
   type        = string
 }
 
 variable "kms_key_arn" {
-  description = "The lake's operational KMS key: the one in the security configuration (logs, bookmarks) and the alert topic's."
+  description = "The lake's operational KMS key: encrypts the job's log groups (their kms_key_id) and its bookmarks (the security configuration)."
   type        = string
 }
 
