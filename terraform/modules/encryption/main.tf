@@ -184,6 +184,7 @@ resource "aws_glue_security_configuration" "this" {
 # versions; Glue 5 documents <--custom-logGroup-prefix>/output and /error, the groups the job
 # module creates, encrypted with this key by their own kms_key_id.
 resource "aws_glue_security_configuration" "job" {
+  #checkov:skip=CKV_AWS_99:CloudWatch Logs encryption is left out on purpose: the job's log groups are KMS-encrypted by their own kms_key_id (consolidation_job module), under the names Glue 5 documents.
   name = "${local.security_configuration_name}-job"
 
   encryption_configuration {
