@@ -79,7 +79,7 @@ test-faults: setup ## The full fault-injection matrix of the commit protocol, on
 	$(PY) -m pytest -m faults tests/test_silver_commit.py tests/test_s3_commit.py
 
 test-s3: setup ## The S3 suite whole: the pipeline and every kill point against the local S3 API, both marker policies and modes (about 15-25 minutes)
-	$(PY) -m pytest -m 'not fuzz' tests/test_s3_pipeline.py tests/test_s3_commit.py
+	$(PY) -m pytest -m 'not fuzz' tests/test_s3_pipeline.py tests/test_s3_commit.py tests/test_demo_s3.py
 
 test-drift-fuzz: setup ## 40 random schema-drift cases through the job, in one run, two runs and a run per file (15-20 minutes)
 	$(PY) -m pytest -m fuzz tests/test_silver_drift_fuzz.py

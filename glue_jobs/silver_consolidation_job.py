@@ -17,11 +17,14 @@ On AWS Glue 5.1 (Spark 3.5.6, Python 3.11) Terraform uploads this file as the jo
 the package as a zip named in `--extra-py-files`; Glue passes
   --JOB_NAME --bronze_path s3://.../car_data/ --silver_path s3://.../car_telemetry/
   --quarantine_path s3://.../quarantine/car_telemetry/ [--full_refresh true] [--source_timezone UTC]
-and the bronze read carries the bookmark's transformation_ctx.
+  --catalog_database DB --silver_table T --quarantine_table Q
+and the bronze read carries the bookmark's transformation_ctx. With the three catalog arguments
+the job keeps those two Glue catalog tables itself (partitions and columns, in its commit).
 
 Locally (no Glue JVM, plain Spark), with local directories or file:// URIs:
   python glue_jobs/silver_consolidation_job.py --bronze_path DIR --silver_path DIR \
       --quarantine_path DIR [--state_path DIR] [--full_refresh true] [--source_timezone UTC]
+      [--catalog_database DB --silver_table T --quarantine_table Q]
 which takes the local bookmark and Java discovery from scripts/local/local_job.py (on the import
 path that `make setup` gives the venv). Importing this file has no side effects.
 """
@@ -61,9 +64,22 @@ not move); 2 a usage error; 130 interrupted (local runs).
 
 # The contract with Terraform's default_arguments.
 GLUE_REQUIRED_ARGS = ("JOB_NAME", "bronze_path", "silver_path", "quarantine_path")
-GLUE_OPTIONAL_ARGS = ("full_refresh", "source_timezone")
+GLUE_OPTIONAL_ARGS = (
+    "full_refresh",
+    "source_timezone",
+    "catalog_database",
+    "silver_table",
+    "quarantine_table",
+)
 LOCAL_ONLY_ARGS = ("state_path",)
-ARG_DEFAULTS = {"full_refresh": "false", "source_timezone": "UTC", "state_path": None}
+ARG_DEFAULTS = {
+    "full_refresh": "false",
+    "source_timezone": "UTC",
+    "state_path": None,
+    "catalog_database": None,
+    "silver_table": None,
+    "quarantine_table": None,
+}
 
 
 def _given(argv: list[str], name: str) -> bool:

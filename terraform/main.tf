@@ -1,7 +1,8 @@
 # Car-telemetry lakehouse:
 #   landing (JSON) --S3 event--> ingestion Lambda --> bronze (Parquet, car_data/)
 #   bronze --hourly Glue job (bookmarks)--> silver (car_telemetry/, one row per car and day)
-#   crawlers --> Glue Data Catalog --> Athena workgroup
+#   the job registers silver's (and quarantine's) partitions and columns in the Glue Data
+#   Catalog as it commits; a crawler catalogs bronze --> Athena workgroup
 # The old design's per-file cleansing Lambda and its bronze trigger are intentionally absent:
 # the consolidation job replaces them (see README.md, "Migrating from the cleansing Lambda").
 
@@ -127,7 +128,9 @@ module "consolidation_job" {
   schedule_enabled  = var.glue_job_schedule_enabled
 
   database_name               = local.database_name
-  security_configuration_name = module.encryption.glue_security_configuration_name
+  silver_table_name           = var.silver_table_name
+  quarantine_table_name       = var.quarantine_table_name
+  security_configuration_name = module.encryption.glue_job_security_configuration_name
   kms_key_arn                 = module.encryption.kms_key_arn
   s3_kms_key_arn              = var.s3_kms_key_arn
   log_retention_days          = var.log_retention_days
@@ -146,9 +149,10 @@ module "catalog" {
   silver_bucket_name      = module.storage.bucket_names["silver"]
   silver_prefix           = local.silver_prefix
   silver_table_name       = var.silver_table_name
+  silver_crawler_enabled  = var.silver_crawler_enabled
   silver_crawler_schedule = var.silver_crawler_schedule
-
-  silver_crawl_after_job_name = module.consolidation_job.glue_job_name
+  quarantine_prefix       = "${local.quarantine_prefix}/${local.silver_prefix}"
+  quarantine_table_name   = var.quarantine_table_name
 
   athena_results_bucket_name     = module.storage.bucket_names["athena-results"]
   bytes_scanned_cutoff_per_query = var.athena_bytes_scanned_cutoff_per_query

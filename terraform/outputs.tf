@@ -79,12 +79,12 @@ output "glue_database_name" {
 }
 
 output "glue_crawler_names" {
-  description = "Crawler names, keyed by layer (bronze, silver)."
+  description = "Crawler names, keyed by layer: bronze (and silver with silver_crawler_enabled)."
   value       = module.catalog.glue_crawler_names
 }
 
 output "glue_table_names" {
-  description = "Catalog tables the crawlers maintain, keyed by layer (bronze, silver)."
+  description = "Catalog tables, keyed by layer: bronze (crawled), silver and quarantine (kept by the job)."
   value       = module.catalog.glue_table_names
 }
 

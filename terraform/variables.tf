@@ -270,9 +270,15 @@ variable "bronze_table_name" {
 }
 
 variable "silver_table_name" {
-  description = "Catalog table of silver (must end with car_telemetry, the folder the crawler names it after)."
+  description = "Catalog table of silver, kept by the job (must end with car_telemetry, the folder an optional silver crawler names it after)."
   type        = string
   default     = "silver_car_telemetry"
+}
+
+variable "quarantine_table_name" {
+  description = "Catalog table of the rows the job rejected (with reject_reason), kept by the job."
+  type        = string
+  default     = "silver_car_telemetry_quarantine"
 }
 
 variable "bronze_crawler_schedule" {
@@ -281,8 +287,14 @@ variable "bronze_crawler_schedule" {
   default     = "cron(20 */1 * * ? *)"
 }
 
+variable "silver_crawler_enabled" {
+  description = "Create a silver crawler. Off by default: the job registers silver's partitions and columns as it commits; the crawler only adds partitions the job did not write (a restored prefix) and table statistics."
+  type        = bool
+  default     = false
+}
+
 variable "silver_crawler_schedule" {
-  description = "Glue cron expression (UTC) of an extra scheduled silver crawl; null (default): the silver crawl runs after each successful job run."
+  description = "Glue cron expression (UTC) of the optional silver crawler; null (default): on demand only."
   type        = string
   default     = null
 }

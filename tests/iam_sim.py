@@ -24,8 +24,10 @@ from hcl_eval import (
     Statement,
     blocks,
     evaluate_statement,
+    job_arguments,
     locals_of,
     raw_statements,
+    split_s3_uri,
 )
 
 TESTS = Path(__file__).resolve().parent
@@ -232,3 +234,25 @@ def crawler_role() -> Role:
 def lambda_role() -> Role:
     role = blocks(INGESTION.doc, "resource", "aws_iam_role")["this"]
     return Role(INGESTION.value(role["name"]), role_documents(INGESTION, "role_policies"))
+
+
+def s3a_beyond_the_recording() -> list[Request]:
+    """What S3A sends only in cases the local runs do not reach: it may look a bucket's region
+    up (AWSGlueServiceRole and the crawlers' role grant it), and after a failed multipart upload
+    it lists the pending uploads and a upload's parts and aborts it (Hadoop's S3A docs,
+    "assumed_roles.md": write access needs s3:ListBucketMultipartUploads and
+    s3:AbortMultipartUpload)."""
+    arguments = job_arguments()
+    requests = []
+    for argument in ("--bronze_path", "--silver_path", "--TempDir"):
+        bucket, _ = split_s3_uri(arguments[argument])
+        requests.append(Request("GET", "s3:GetBucketLocation", arn(bucket)))
+    for argument in ("--silver_path", "--quarantine_path", "--TempDir"):
+        bucket, folder = split_s3_uri(arguments[argument])
+        key = f"{folder}event_year=2025/event_month=11/event_day=02/part-00000.parquet"
+        requests += [
+            Request("ABORT", "s3:AbortMultipartUpload", arn(bucket, key)),
+            Request("LISTPARTS", "s3:ListMultipartUploadParts", arn(bucket, key)),
+            Request("LISTUPLOADS", "s3:ListBucketMultipartUploads", arn(bucket)),
+        ]
+    return requests

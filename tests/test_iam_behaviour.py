@@ -35,6 +35,7 @@ import boto3
 import botocore.client
 import pytest
 from hcl_eval import (
+    ACCOUNT,
     CATALOG,
     INGESTION,
     JOB,
@@ -61,6 +62,7 @@ from iam_sim import (
     lambda_role,
     listing,
     put,
+    s3a_beyond_the_recording,
 )
 from ingestion_helpers import LambdaContext
 from moto import mock_aws
@@ -115,6 +117,10 @@ def test_job_role_allows_what_glue_itself_sends():
     assert job_role().denied(glue_only_requests()) == []
 
 
+def test_job_role_allows_what_s3a_sends_beyond_the_recorded_runs():
+    assert job_role().denied(s3a_beyond_the_recording()) == []
+
+
 JOB_FORBIDDEN = [
     # next to the table: same stem, another folder
     get("silver-bucket", "car_telemetry_backup/x.parquet"),
@@ -152,6 +158,12 @@ JOB_FORBIDDEN = [
     Request("DELETE", "s3:DeleteBucket", arn("silver-bucket")),
     Request("PUT", "s3:PutBucketPolicy", arn("silver-bucket")),
     Request("GET", "s3:GetObjectVersion", arn("silver-bucket", "car_telemetry/x.parquet")),
+    # multipart clean-up only where it writes; the bucket lookup only on its own buckets
+    Request("ABORT", "s3:AbortMultipartUpload", arn("bronze-bucket", "car_data/x.parquet")),
+    Request("ABORT", "s3:AbortMultipartUpload", arn("silver-bucket", "other/x.parquet")),
+    Request("LISTPARTS", "s3:ListMultipartUploadParts", arn("silver-bucket", "other/x.parquet")),
+    Request("LISTUPLOADS", "s3:ListBucketMultipartUploads", arn("bronze-bucket")),
+    Request("GET", "s3:GetBucketLocation", arn("landing-bucket")),
 ]
 
 
@@ -171,6 +183,53 @@ def test_no_role_allows_a_wildcard_action_or_resource_outside_its_buckets():
                         assert statement["Condition"]["StringEquals"]["cloudwatch:namespace"]
         assert not role.allows(Request("ANY", "s3:GetObject", arn("other-bucket", "x")))
         assert not role.allows(Request("ANY", "s3:ListAllMyBuckets", "*"))
+
+
+# The job's catalog step (silver_job/catalog.py): each call is authorized on the table, its
+# database and the catalog (AWS Glue developer guide, "Specifying AWS Glue resource ARNs").
+CATALOG_CALLS = ("glue:GetTable", "glue:UpdateTable", "glue:BatchCreatePartition")
+CATALOG_CALLS += ("glue:GetPartitions",)
+
+
+def glue_arn(resource: str) -> str:
+    return f"arn:aws:glue:{REGION}:{ACCOUNT}:{resource}"
+
+
+def catalog_requests(action: str, database: str, table: str) -> list[Request]:
+    return [
+        Request("GLUE", action, glue_arn(f"table/{database}/{table}")),
+        Request("GLUE", action, glue_arn(f"database/{database}")),
+        Request("GLUE", action, glue_arn("catalog")),
+    ]
+
+
+def test_job_role_allows_the_catalog_step_on_its_two_tables_and_nothing_else():
+    arguments = job_arguments()
+    database = arguments["--catalog_database"]
+    tables = (arguments["--silver_table"], arguments["--quarantine_table"])
+    allowed = [
+        r for action in CATALOG_CALLS for t in tables for r in catalog_requests(action, database, t)
+    ]
+    assert job_role().denied(allowed) == []
+    forbidden = [
+        *catalog_requests("glue:UpdateTable", database, "bronze_car_data"),
+        *catalog_requests("glue:BatchCreatePartition", database, "silver_car_telemetry_backup"),
+        *catalog_requests("glue:GetTable", "other_db", tables[0])[:2],
+        *catalog_requests("glue:DeleteTable", database, tables[0]),
+        *catalog_requests("glue:BatchDeletePartition", database, tables[0]),
+        *catalog_requests("glue:CreateTable", database, "silver_car_telemetry_2"),
+        *catalog_requests("glue:UpdatePartition", database, tables[0]),
+    ]
+    role = job_role()
+    assert [r for r in forbidden if role.allows(r)] == [
+        # the catalog and database ARNs are shared by every table: the table ARN decides
+        *[
+            r
+            for r in forbidden
+            if r.resource in (glue_arn("catalog"), glue_arn(f"database/{database}"))
+            and r.action in CATALOG_CALLS
+        ],
+    ]
 
 
 # --------------------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ D29, D30, D31 = (f"Wed, {d} Oct 2025 11:00:00" for d in (29, 30, 31))
 INGESTED = dt.datetime(2025, 10, 29, 12, 0, tzinfo=dt.UTC)
 # Points after the intent is durable and before it is marked done: the next run replays it.
 REPLAYED = {"manifest_written", "partition_copied", "partition_replaced", "applied"}
+REPLAYED |= {"catalog_updated"}
 STATE = "silver_consolidation__car_telemetry.json"
 
 

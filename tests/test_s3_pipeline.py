@@ -24,7 +24,16 @@ import local_job
 import local_runtime
 import pytest
 from hcl_eval import INGESTION, blocks, job_arguments, lambda_function, split_s3_uri
-from iam_sim import NO_NODE, NODE, SIMULATOR, Request, Role, job_role, lambda_role
+from iam_sim import (
+    NO_NODE,
+    NODE,
+    SIMULATOR,
+    Request,
+    Role,
+    job_role,
+    lambda_role,
+    s3a_beyond_the_recording,
+)
 from lake import Lake
 from s3_server import S3Server, authorizations
 from silver_job.config import JobConfig
@@ -258,7 +267,9 @@ def test_the_lambda_role_allows_every_request_the_handler_sent(runs):
 @pytest.mark.skipif(NODE is None, reason=NO_NODE)
 def test_each_s3_statement_of_the_job_role_is_needed_by_a_recorded_request(runs):
     """The check can fail: without any one statement of the job's bronze and silver grants,
-    the recorded requests that needed it are named (method, key, action)."""
+    the recorded requests that needed it are named (method, key, action); a statement no
+    recorded run needs is one for what S3A sends only beyond them (a bucket's region, the
+    clean-up of a failed multipart upload), listed by hand in tests/iam_sim.py."""
     role = job_role()
     missed = {}
     for name in ("read_bronze", "write_silver"):
@@ -269,4 +280,9 @@ def test_each_s3_statement_of_the_job_role_is_needed_by_a_recorded_request(runs)
             names = decided(Role(role.name, documents), runs["job_requests"])
             assert all(" needs s3:" in line and " s3://" in line for line in names)
             missed[(name, index, tuple(statement["Action"]))] = len(names)
-    assert [key for key, count in missed.items() if count == 0] == []
+            if not names:
+                missed[(name, index, tuple(statement["Action"]))] = Role(
+                    role.name, documents
+                ).denied(s3a_beyond_the_recording())
+    SIMULATOR.close()
+    assert [key for key, found in missed.items() if not found] == []

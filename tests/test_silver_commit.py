@@ -22,10 +22,22 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import boto3
 import local_job
 import pytest
 import silver_consolidation_job as job
 from bronze_factory import record, write_bronze
+from glue_catalog import (
+    CATALOG_ARGV,
+    CATALOG_CONFIG,
+    QUARANTINE_TABLE,
+    SILVER_TABLE,
+    catalog_columns,
+    catalog_partitions,
+    create_tables,
+    glue_server,
+    parquet_columns,
+)
 from lake import Lake
 from silver_job import faults
 
@@ -39,6 +51,7 @@ SILVER_PARTS = [
 QUARANTINE_PARTS = ["ingest_year=2025/ingest_month=10/ingest_day=29"]
 # Points after the intent is durable and before it is marked done: the next run replays it.
 REPLAYED = {"manifest_written", "partition_copied", "partition_replaced", "applied"}
+REPLAYED |= {"catalog_updated"}
 # A small, quick local JVM for the killed process (the job's own command line, unchanged).
 SUBMIT_ARGS = (
     "--master local[2] --conf spark.ui.enabled=false --conf spark.sql.shuffle.partitions=2"
@@ -49,11 +62,12 @@ SUBMIT_ARGS = (
 class FaultLake(Lake):
     """The shared lake, with what the kill tests add: a killed run, the batch, the outcome."""
 
-    def run_killed_at(self, point: str, full_refresh: bool = False) -> None:
+    def run_killed_at(self, point: str, full_refresh: bool = False, extra: tuple = ()) -> None:
         """The job's command line in a process group of its own, killed at `point`."""
         argv = [sys.executable, str(SCRIPT), "--bronze_path", str(self.bronze)]
         argv += ["--silver_path", str(self.silver), "--quarantine_path", str(self.quarantine)]
         argv += ["--state_path", str(self.state), "--full_refresh", str(full_refresh).lower()]
+        argv += list(extra)
         env = {**os.environ, faults.FAULT_ENV: point, "PYSPARK_SUBMIT_ARGS": SUBMIT_ARGS}
         done = subprocess.run(
             argv, env=env, capture_output=True, text=True, start_new_session=True, timeout=300
@@ -246,6 +260,41 @@ def test_matrix_a_kill_during_recovery_after_any_torn_replace(
     heal_and_check(
         spark, lake, expected, False, replayed=second not in ("manifest_deleted", "recovered")
     )
+
+
+def test_a_run_killed_between_its_data_and_its_catalog_step_is_registered_by_the_next(
+    spark, base, expected, tmp_path
+):
+    """On moto's Glue server (the killed job is a process of its own)."""
+    with glue_server():
+        glue = boto3.client("glue")
+        lake = copy_of(base, tmp_path / "lake")
+        create_tables(glue, lake)
+        lake.add_batch()
+
+        lake.run_killed_at("applied", extra=CATALOG_ARGV)
+
+        assert (lake.silver / SILVER_PARTS[1]).is_dir()  # day 31's data is in the table ...
+        assert catalog_partitions(glue, SILVER_TABLE) == []  # ... not in the catalog
+        summary = lake.run(spark, **CATALOG_CONFIG)
+
+        assert summary["recovered_run"].startswith("local-")
+        assert summary["partitions_registered"] == {
+            "silver": SILVER_PARTS,
+            "quarantine": QUARANTINE_PARTS,
+        }
+        for table, root, parts in (
+            (SILVER_TABLE, lake.silver, SILVER_PARTS),
+            (QUARANTINE_TABLE, lake.quarantine, QUARANTINE_PARTS),
+        ):
+            assert catalog_partitions(glue, table) == [
+                ([kv.split("=")[1] for kv in part.split("/")], f"{root}/{part}/") for part in parts
+            ]
+        keys = ("event_year", "event_month", "event_day")
+        assert sorted(catalog_columns(glue, SILVER_TABLE)) == sorted(
+            parquet_columns(spark, lake.silver, keys)
+        )
+        assert lake.outcome(spark) == expected[False]
 
 
 def test_a_copy_cut_off_mid_file_after_its_partition_lost_its_old_file_is_healed(

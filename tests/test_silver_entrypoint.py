@@ -148,6 +148,9 @@ def test_glue_run_bookmarks_the_bronze_read_only_and_commits_after_the_write(glu
                 "full_refresh": "false",
                 "source_timezone": "UTC",
                 "state_path": None,
+                "catalog_database": None,
+                "silver_table": None,
+                "quarantine_table": None,
             },
         ),
         (
@@ -294,12 +297,21 @@ def test_parse_args_uses_glue_resolver_with_optional_arguments():
         "full_refresh": "false",
         "source_timezone": "UTC",
         "state_path": None,
+        "catalog_database": None,
+        "silver_table": None,
+        "quarantine_table": None,
     }
     glue_argv = [
         *argv,
         "--JOB_NAME",
         "j",
         "--full_refresh=true",
+        "--catalog_database",
+        "db",
+        "--silver_table",
+        "st",
+        "--quarantine_table",
+        "qt",
         "--job-bookmark-option",
         "job-bookmark-enable",
         "--TempDir",
@@ -317,6 +329,9 @@ def test_parse_args_uses_glue_resolver_with_optional_arguments():
         "full_refresh": "true",
         "source_timezone": "UTC",
         "state_path": None,
+        "catalog_database": "db",
+        "silver_table": "st",
+        "quarantine_table": "qt",
     }
     with pytest.raises(GlueArgumentError, match="--quarantine_path"):
         job.parse_args(argv[:-2])

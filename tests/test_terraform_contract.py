@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import fnmatch
 import json
 import posixpath
 import re
@@ -30,6 +31,7 @@ from hcl_eval import (
     MONITORING,
     REGION,
     REPO_ROOT,
+    ROOT,
     ROOT_DOC,
     TF_ROOT,
     all_policy_documents,
@@ -40,6 +42,7 @@ from hcl_eval import (
     lambda_function,
     load_dir,
     locals_of,
+    module_scope,
     named,
     raw_statements,
     role_statements,
@@ -123,6 +126,26 @@ def test_job_optional_arguments_default_like_the_script():
     assert arguments["--source_timezone"] == "UTC"
 
 
+def test_the_job_keeps_the_catalog_tables_terraform_defines():
+    arguments = job_arguments()
+    tables = blocks(CATALOG.doc, "resource", "aws_glue_catalog_table")
+    assert list(tables) == ["job"]
+    defined = CATALOG.value(locals_of(CATALOG.doc)["job_tables"])
+    assert (
+        arguments["--catalog_database"],
+        arguments["--silver_table"],
+        arguments["--quarantine_table"],
+    ) == ("car_telemetry_dev", defined["silver"]["name"], defined["quarantine"]["name"])
+    assert CATALOG.value("${var.database_name}") == "car_telemetry_dev"
+    # each table's location is the path the job writes it to
+    silver_bucket = CATALOG.value("${var.silver_bucket_name}")
+    for table, argument in (("silver", "--silver_path"), ("quarantine", "--quarantine_path")):
+        assert arguments[argument] == f"s3://{silver_bucket}/{defined[table]['prefix']}/"
+    assert tables["job"]["storage_descriptor"][0]["location"] == (
+        "s3://${var.silver_bucket_name}/${each.value.prefix}/"
+    )
+
+
 def test_job_paths_are_the_lake_layout():
     arguments = job_arguments()
     assert arguments["--bronze_path"] == "s3://bronze-bucket/car_data/"
@@ -135,13 +158,88 @@ def test_job_paths_are_the_lake_layout():
     )
 
 
-def test_job_runs_on_glue_5_1_with_the_shared_security_configuration():
+def test_job_runs_on_glue_5_1_with_its_own_security_configuration():
     # Glue 5.1 is Spark 3.5.6 / Python 3.11, what pyproject.toml pins and the tests run.
     job = glue_job()
     assert JOB.value(job["glue_version"]) == "5.1"
     assert job["security_configuration"] == "${var.security_configuration_name}"
     assert JOB.inputs["security_configuration_name"] == (
+        "${module.encryption.glue_job_security_configuration_name}"
+    )
+
+
+ENCRYPTION = module_scope("encryption")
+
+
+def test_job_logs_go_to_the_documented_groups_that_its_grants_and_metric_filters_cover():
+    """Glue 5 writes a run's logs to <--custom-logGroup-prefix>/output and /error ("Logging for
+    AWS Glue jobs"); what a security configuration with CloudWatch encryption does to those
+    names is undocumented, so the job's configuration leaves CloudWatch encryption out and the
+    groups are encrypted by their own KMS key instead. The crawlers' configuration keeps it."""
+    configurations = blocks(ENCRYPTION.doc, "resource", "aws_glue_security_configuration")
+    modes = {
+        name: body["encryption_configuration"][0]["cloudwatch_encryption"][0][
+            "cloudwatch_encryption_mode"
+        ]
+        for name, body in configurations.items()
+    }
+    assert modes == {"job": "DISABLED", "this": "SSE-KMS"}
+    outputs = named(load_dir(MODULES / "encryption"), "output")
+    assert outputs["glue_job_security_configuration_name"]["value"] == (
+        "${aws_glue_security_configuration.job.name}"
+    )
+    assert CATALOG.inputs["security_configuration_name"] == (
         "${module.encryption.glue_security_configuration_name}"
+    )
+    # The names that choice implies, and the groups Terraform creates, encrypted by their key.
+    prefix = job_arguments()["--custom-logGroup-prefix"]
+    implied = [f"{prefix}/error", f"{prefix}/output"]
+    group = blocks(JOB.doc, "resource", "aws_cloudwatch_log_group")["this"]
+    assert group["for_each"] == "${toset([output, error])}"  # (python-hcl2 drops the quotes)
+    created = sorted(
+        dataclasses.replace(JOB, bindings={"each.key": kind}).value(group["name"])
+        for kind in ("output", "error")
+    )
+    assert created == implied
+    assert group["kms_key_id"] == "${var.kms_key_arn}"
+    # CloudWatch Logs may use the key for exactly those groups (the key policy's condition).
+    key_policy = blocks(ENCRYPTION.doc, "data", "aws_iam_policy_document")["key"]
+    (logs,) = [
+        st for st in key_policy["statement"] if st["sid"] == "CloudWatchLogsEncryptsLakeLogGroups"
+    ]
+    patterns = ENCRYPTION.value(logs["condition"][0]["values"])
+    name_prefix = ROOT.value("${local.name_prefix}")
+    for name in implied:
+        arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{name}"
+        assert any(fnmatch.fnmatchcase(arn, p) for p in patterns), (arn, patterns)
+        assert name.startswith(f"/aws-glue/jobs/{name_prefix}-")
+    # The job's logs: grants are on exactly those groups (their streams), no other group.
+    statements = role_statements(JOB, "role_policies")
+    logs_grants = {
+        (st.actions, st.resources) for st in statements if st.actions[0].startswith("logs:")
+    }
+    assert logs_grants == {
+        (
+            ("logs:CreateLogStream", "logs:PutLogEvents"),
+            ('${[for group in aws_cloudwatch_log_group.this : "${group.arn}:*"]}',),
+        ),
+        (
+            ("logs:CreateLogGroup",),
+            ("${[for group in aws_cloudwatch_log_group.this : group.arn]}",),
+        ),
+    }
+    # The metric filters read the output group, where the script's stdout (summary line) goes.
+    assert MONITORING.inputs["job_log_group_name"] == (
+        '${module.consolidation_job.cloudwatch_log_group_names["output"]}'
+    )
+    filters = blocks(MONITORING.doc, "resource", "aws_cloudwatch_log_metric_filter")
+    assert {name: body["log_group_name"] for name, body in filters.items()} == {
+        "summary": "${var.job_log_group_name}",
+        "runs_with_data": "${var.job_log_group_name}",
+    }
+    outputs = named(JOB.doc, "output")
+    assert outputs["cloudwatch_log_group_names"]["value"] == (
+        "${{for kind , group in aws_cloudwatch_log_group.this : kind => group.name}}"
     )
 
 
@@ -273,17 +371,38 @@ def test_every_role_policy_document_is_attached():
         assert attached == identity_documents
 
 
-def test_job_role_touches_only_its_glue_database():
+def test_job_role_keeps_exactly_its_two_catalog_tables():
+    # The four calls of silver_job/catalog.py, on the table, its database and the catalog (every
+    # Data Catalog action needs all three); no other table, no other action.
     statements = role_statements(JOB, "role_policies")
     glue = [st for st in statements if any(a.startswith("glue:") for a in st.actions)]
-    assert [st.resources for st in glue] == [
+    assert [(st.actions, st.resources) for st in glue] == [
         (
-            f"arn:aws:glue:{REGION}:{ACCOUNT}:catalog",
-            f"arn:aws:glue:{REGION}:{ACCOUNT}:database/car_telemetry_dev",
-            f"arn:aws:glue:{REGION}:{ACCOUNT}:table/car_telemetry_dev/*",
+            (
+                "glue:BatchCreatePartition",
+                "glue:GetPartitions",
+                "glue:GetTable",
+                "glue:UpdateTable",
+            ),
+            (
+                f"arn:aws:glue:{REGION}:{ACCOUNT}:catalog",
+                f"arn:aws:glue:{REGION}:{ACCOUNT}:database/car_telemetry_dev",
+                f"arn:aws:glue:{REGION}:{ACCOUNT}:table/car_telemetry_dev/silver_car_telemetry",
+                f"arn:aws:glue:{REGION}:{ACCOUNT}:table/car_telemetry_dev/"
+                "silver_car_telemetry_quarantine",
+            ),
         )
     ]
-    assert all(a.startswith("glue:Get") for st in glue for a in st.actions)
+    # the job's code calls exactly those (its client, spied on moto: test_silver_catalog.py)
+    source = (PACKAGE_DIR / "catalog.py").read_text()
+    called = set(re.findall(r"self\.client\.(\w+)\(", source)) - {"get_paginator"}
+    called |= set(re.findall(r'get_paginator\("(\w+)"\)', source))
+    assert sorted(called) == [
+        "batch_create_partition",
+        "get_partitions",
+        "get_table",
+        "update_table",
+    ]
 
 
 def test_lambda_role_uses_no_other_services_than_s3_sqs_and_logs():
@@ -404,9 +523,25 @@ def test_crawlers_target_the_tables_with_the_contract_names():
     )
     assert crawler["s3_target"][0]["path"] == "s3://${each.value.bucket_name}/${each.value.prefix}/"
     assert crawler["schema_change_policy"] == [
-        {"update_behavior": "UPDATE_IN_DATABASE", "delete_behavior": "LOG"}
+        {"update_behavior": "${each.value.update_behavior}", "delete_behavior": "LOG"}
     ]
-    assert crawler["recrawl_policy"] == [{"recrawl_behavior": "CRAWL_EVERYTHING"}]
+    assert crawler["recrawl_policy"] == [{"recrawl_behavior": "${each.value.recrawl_behavior}"}]
+    # bronze: only folders added since the last crawl (AWS requires LOG with it); the optional
+    # silver crawler may add columns, which needs a full crawl
+    policies = {
+        layer: (s["recrawl_behavior"], s["update_behavior"]) for layer, s in settings.items()
+    }
+    assert policies == {
+        "bronze": ("CRAWL_NEW_FOLDERS_ONLY", "LOG"),
+        "silver": ("CRAWL_EVERYTHING", "UPDATE_IN_DATABASE"),
+    }
+    assert crawler["for_each"] == "${local.enabled_crawlers}"
+    assert locals_of(CATALOG.doc)["enabled_crawlers"] == (
+        '${{for layer , crawler in local.crawlers : layer => crawler if layer == "bronze" || '
+        "var.silver_crawler_enabled}}"
+    )
+    assert ROOT.var("silver_crawler_enabled") is False
+    assert CATALOG.inputs["silver_crawler_enabled"] == "${var.silver_crawler_enabled}"
 
 
 def test_quarantine_is_outside_the_crawled_silver_path():

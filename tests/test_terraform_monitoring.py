@@ -342,31 +342,52 @@ def test_a_layer_of_another_region_fails_at_plan():
 # --------------------------------------------------------------------------------------------
 
 
-def test_silver_table_has_the_partition_index_and_partition_filtering_for_athena():
-    table = blocks(CATALOG.doc, "resource", "aws_glue_catalog_table")["silver"]
-    assert CATALOG.value(table["name"]) == "silver_car_telemetry"
-    assert table["parameters"]["partition_filtering.enabled"] == "true"
-    keys = [key["name"] for key in table["partition_keys"]]
-    assert keys == ["event_year", "event_month", "event_day"]
-    assert all(key["type"] == "string" for key in table["partition_keys"])  # zero-padded
-    assert table["partition_index"][0]["keys"] == keys
-    location = CATALOG.value(table["storage_descriptor"][0]["location"])
+def test_both_job_tables_have_a_partition_index_partition_filtering_and_compression_type():
+    table = blocks(CATALOG.doc, "resource", "aws_glue_catalog_table")["job"]
+    assert table["for_each"] == "${local.job_tables}"
+    defined = CATALOG.value(locals_of(CATALOG.doc)["job_tables"])
+    assert {t: (d["name"], d["partition_keys"], d["prefix"]) for t, d in defined.items()} == {
+        "silver": (
+            "silver_car_telemetry",
+            ["event_year", "event_month", "event_day"],
+            "car_telemetry",
+        ),
+        "quarantine": (
+            "silver_car_telemetry_quarantine",
+            ["ingest_year", "ingest_month", "ingest_day"],
+            "quarantine/car_telemetry",
+        ),
+    }
+    assert table["name"] == "${each.value.name}"
+    # "none": what a crawler writes for Parquet, so an optional crawl changes nothing
+    assert table["parameters"] == {
+        "classification": "parquet",
+        "compressionType": "none",
+        "partition_filtering.enabled": "true",
+    }
+    (keys,) = table["dynamic"]
+    assert keys["partition_keys"]["for_each"] == "${each.value.partition_keys}"
+    assert keys["partition_keys"]["content"] == [
+        {"name": "${partition_keys.value}", "type": "string"}  # zero-padded strings
+    ]
+    assert table["partition_index"] == [
+        {"index_name": "${each.value.index_name}", "keys": "${each.value.partition_keys}"}
+    ]
     settings = CATALOG.value(locals_of(CATALOG.doc)["crawlers"])["silver"]
-    assert location == f"s3://{settings['bucket_name']}/{settings['prefix']}/"
+    assert (defined["silver"]["prefix"], CATALOG.value("${var.silver_bucket_name}")) == (
+        settings["prefix"],
+        settings["bucket_name"],
+    )
 
 
-def test_silver_is_crawled_after_each_successful_job_run_not_at_a_fixed_minute():
+def test_no_crawl_waits_on_the_job_and_silver_is_not_crawled_by_default():
+    # The job registers its partitions as it commits; a conditional trigger would only fire for
+    # runs a trigger started (AWS Glue developer guide, "AWS Glue triggers").
+    assert blocks(CATALOG.doc, "resource", "aws_glue_trigger") == {}
+    assert "silver_crawl_after_job_name" not in named(CATALOG.doc, "variable")
+    assert CATALOG.var("silver_crawler_enabled") is False
     assert ROOT.var("silver_crawler_schedule") is None
     assert CATALOG.var("silver_crawler_schedule") is None
-    trigger = blocks(CATALOG.doc, "resource", "aws_glue_trigger")["crawl_silver_after_job"]
-    assert trigger["type"] == "CONDITIONAL"
-    (condition,) = trigger["predicate"][0]["conditions"]
-    assert condition["state"] == "SUCCEEDED"
-    assert condition["job_name"] == "${var.silver_crawl_after_job_name}"
-    assert trigger["actions"] == [{"crawler_name": '${aws_glue_crawler.this["silver"].name}'}]
-    assert CATALOG.inputs["silver_crawl_after_job_name"] == (
-        "${module.consolidation_job.glue_job_name}"
-    )
 
 
 @pytest.mark.parametrize(

@@ -6,5 +6,6 @@ files     Hadoop FileSystem calls       commit    the commit protocol and its re
 drift     conforming drifting types     bookmarks where new bronze comes from (Glue)
 batch     statistics, silver and quarantine rows of a batch
 config    arguments and session         run       the stages of one run and its summary
+catalog   the job's Glue catalog entries (partitions and columns), a step of the commit
 faults    kill points for the fault-injection tests
 """

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from pyspark.sql import types as T
 
+from silver_job.catalog import Catalog, CatalogResult
 from silver_job.contract import SCHEMA_REGISTRY
 from silver_job.faults import Faults
 from silver_job.files import Files, visible
@@ -29,26 +30,30 @@ class Commit:
     the manifest (written last, in one PUT), `<run>.done` the marker that every partition of
     the manifest has been replaced. Replacing a partition copies its staged files in, then
     deletes every other file of the partition; replaying it gives the same partition, so a run
-    killed anywhere is finished by the next one (`recover`) before it reads anything.
+    killed anywhere is finished by the next one (`recover`) before it reads anything. With a
+    `catalog`, the tables' catalog entries are then brought up to the staged partitions and
+    columns, before the done marker (and so before the bookmark).
     """
 
     files: Files
     root: str
     run_id: str
     faults: Faults = field(default_factory=Faults)
+    catalog: Catalog | None = None
     tables: list[dict] = field(default_factory=list)
     schema: dict[str, str] = field(default_factory=dict)
 
     def staged(self, table: str) -> str:
         return f"{self.root}/{self.run_id}/{table}"
 
-    def add_table(self, table: str) -> None:
-        """Records a staged table: each partition folder with the files Spark wrote there."""
+    def add_table(self, table: str, columns: list[list[str]]) -> None:
+        """Records a staged table: each partition folder with the files Spark wrote there, and
+        the [name, Hive type] of each data column those files hold (for the catalog)."""
         partitions: dict[str, list[str]] = {}
         for rel in self.files.list_tree(self.staged(table), ".parquet"):
             part, _, name = rel.rpartition("/")
             partitions.setdefault(part, []).append(name)
-        self.tables.append({"table": table, "partitions": partitions})
+        self.tables.append({"table": table, "partitions": partitions, "columns": columns})
 
     def write_manifest(self, bronze: dict, schema: dict[str, T.DataType]) -> None:
         self.schema = {name: dtype.json() for name, dtype in sorted(schema.items())}
@@ -62,13 +67,21 @@ class Commit:
         self.files.write_text(f"{self.root}/{self.run_id}.json", json.dumps(manifest) + "\n")
         self.faults.reached("manifest_written")
 
-    def finish(self, table_paths: dict[str, str]) -> None:
-        """Replaces the partitions and writes the done marker."""
-        apply_manifest(
-            self.files, self.root, self.run_id, self.tables, table_paths, self.schema, self.faults
+    def finish(self, table_paths: dict[str, str]) -> CatalogResult | None:
+        """Replaces the partitions, updates the catalog and writes the done marker."""
+        result = apply_manifest(
+            self.files,
+            self.root,
+            self.run_id,
+            self.tables,
+            table_paths,
+            self.schema,
+            self.faults,
+            self.catalog,
         )
         self.files.write_text(f"{self.root}/{self.run_id}.done", "")
         self.faults.reached("marked_done")
+        return result
 
     def clean_up(self) -> None:
         clean_up(self.files, self.root, self.run_id, self.faults)
@@ -82,9 +95,11 @@ def apply_manifest(
     table_paths: dict[str, str],
     schema: dict[str, str] | None,
     faults: Faults,
-) -> None:
+    catalog: Catalog | None = None,
+) -> CatalogResult | None:
     """Copies each staged partition's files into the table, then deletes its other files; then
-    records the column types the replaced partitions hold (the schema registry).
+    records the column types the replaced partitions hold (the schema registry); then, with a
+    catalog, registers the partitions and appends the columns the catalog lacks.
 
     The manifest names tables, not paths: a lake moved with an unfinished commit in it is
     finished where it is now (`table_paths` come from the run's own arguments).
@@ -103,6 +118,9 @@ def apply_manifest(
     if schema is not None:
         files.write_text(f"{root}/{SCHEMA_REGISTRY}", json.dumps(schema, indent=1) + "\n")
     faults.reached("applied")
+    result = None if catalog is None else catalog.update(tables, table_paths)
+    faults.reached("catalog_updated")
+    return result
 
 
 def clean_up(files: Files, root: str, run_id: str, faults: Faults) -> None:
@@ -113,11 +131,18 @@ def clean_up(files: Files, root: str, run_id: str, faults: Faults) -> None:
     files.delete(f"{root}/{run_id}", recursive=True)
 
 
-def recover(files: Files, root: str, table_paths: dict[str, str], faults: Faults) -> dict | None:
-    """Rolls forward what an earlier, killed run left: an intent not marked done is replayed;
-    what has no intent (staging of a run killed before its manifest) is deleted.
+def recover(
+    files: Files,
+    root: str,
+    table_paths: dict[str, str],
+    faults: Faults,
+    catalog: Catalog | None = None,
+) -> dict | None:
+    """Rolls forward what an earlier, killed run left: an intent not marked done is replayed
+    (its catalog step included); what has no intent (staging of a run killed before its
+    manifest) is deleted.
 
-    Returns what was recovered (run id and partitions), or None.
+    Returns what was recovered (run id, partitions, what the catalog step changed), or None.
     """
     recovered = None
     names = files.list_files(root)
@@ -129,11 +154,15 @@ def recover(files: Files, root: str, table_paths: dict[str, str], faults: Faults
             manifest = None
         if manifest is not None and f"{run_id}.done" not in names:
             schema = manifest.get("schema")  # (an intent of an older version of the job has none)
-            apply_manifest(files, root, run_id, manifest["tables"], table_paths, schema, faults)
+            tables = manifest["tables"]
+            result = apply_manifest(
+                files, root, run_id, tables, table_paths, schema, faults, catalog
+            )
             files.write_text(f"{root}/{run_id}.done", "")
             recovered = {
                 "run_id": run_id,
-                "partitions": {t["table"]: sorted(t["partitions"]) for t in manifest["tables"]},
+                "partitions": {t["table"]: sorted(t["partitions"]) for t in tables},
+                "catalog": result,
             }
         clean_up(files, root, run_id, faults)
     for name in files.list_files(root):  # done markers whose manifest is already gone

@@ -13,6 +13,7 @@ from silver_job.commit import commit_root
 
 DEFAULT_JOB_NAME = "silver_consolidation"
 OFFSET_RE = re.compile(r"^[+-]\d{2}:\d{2}$")
+CATALOG_ARGS = ("catalog_database", "silver_table", "quarantine_table")
 
 # Session settings the job cannot run safely without.
 REQUIRED_SESSION_CONF = {
@@ -46,6 +47,17 @@ class JobConfig:
     state_path: str | None = None
     job_name: str = DEFAULT_JOB_NAME
     run_id: str | None = None  # Glue's JOB_RUN_ID; locally a new one per run
+    # The Glue catalog entries the job keeps (all three, or none: no catalog step).
+    catalog_database: str | None = None
+    silver_table: str | None = None
+    quarantine_table: str | None = None
+
+    @property
+    def catalog_tables(self) -> dict[str, str]:
+        """The manifest's table names -> catalog table names; empty without a catalog."""
+        if not self.catalog_database:
+            return {}
+        return {"silver": self.silver_table, "quarantine": self.quarantine_table}
 
     @classmethod
     def from_args(cls, args: dict[str, str | None]) -> JobConfig:
@@ -64,6 +76,14 @@ class JobConfig:
                 raise ValueError(f"--{name} must not be empty")
         commit_root(args["silver_path"])  # raises for a path with no table folder
         _refuse_overlaps(args)
+        catalog = {n: (args.get(n) or "").strip() or None for n in CATALOG_ARGS}
+        if any(catalog.values()) and not all(catalog.values()):
+            given = sorted(f"--{n}" for n, v in catalog.items() if v)
+            raise ValueError(
+                "the catalog needs all of "
+                + ", ".join(f"--{n}" for n in CATALOG_ARGS)
+                + f" (given: {', '.join(given)})"
+            )
         return cls(
             bronze_path=_strip_slash(args["bronze_path"]),
             silver_path=_strip_slash(args["silver_path"]),
@@ -73,6 +93,7 @@ class JobConfig:
             state_path=args.get("state_path"),
             job_name=args.get("JOB_NAME") or DEFAULT_JOB_NAME,
             run_id=args.get("JOB_RUN_ID"),
+            **catalog,
         )
 
 

@@ -22,6 +22,7 @@ FAULT_POINTS = (
     "partition_copied",  # a partition holds its staged files beside the old ones
     "partition_replaced",  # ... and the old files are deleted
     "applied",  # every partition of the intent is replaced
+    "catalog_updated",  # ... and the catalog has its partitions and columns (if configured)
     "marked_done",  # the done marker is written
     "bookmark_committed",  # the bookmark has advanced
     "manifest_deleted",  # clean-up has begun

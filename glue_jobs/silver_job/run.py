@@ -1,6 +1,7 @@
 """One run, as named stages over a typed summary.
 
-recover -> read_bronze -> validate -> stage_silver -> stage_quarantine -> replace -> commit.
+recover -> read_bronze -> validate -> stage_silver -> stage_quarantine -> replace (the
+catalog step included, when a catalog is configured) -> commit.
 Each stage sets its own figures of the `Summary`, whose JSON form is the one line per run that
 the CloudWatch metric filters read.
 """
@@ -27,6 +28,7 @@ from silver_job.batch import (
     sorted_parts,
 )
 from silver_job.bookmarks import BronzeSource
+from silver_job.catalog import Catalog, CatalogResult, table_columns
 from silver_job.commit import Commit, commit_root, recover
 from silver_job.config import SPEED_SESSION_CONF, JobConfig, require_safe_session
 from silver_job.contract import (
@@ -67,6 +69,10 @@ class Summary:
     rows_after_dedup: int = 0
     partitions_written: list[str] = field(default_factory=list)
     quarantine_partitions_written: list[str] = field(default_factory=list)
+    # What the catalog step added (this run's and a recovered run's), by table: silver,
+    # quarantine. Empty without a catalog, and when the catalog already had everything.
+    partitions_registered: dict[str, list[str]] = field(default_factory=dict)
+    columns_added: dict[str, list[str]] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
     run_seconds: float = 0.0
 
@@ -146,7 +152,11 @@ class _Run:
     def __init__(self, spark: SparkSession, config: JobConfig, source, faults: Faults) -> None:
         self.spark, self.config, self.source, self.faults = spark, config, source, faults
         self.files = Files(spark)
-        self.commit = Commit(self.files, commit_root(config.silver_path), config.run_id, faults)
+        self.catalog = None
+        if config.catalog_tables:
+            self.catalog = Catalog.connect(config.catalog_database, config.catalog_tables)
+        root = commit_root(config.silver_path)
+        self.commit = Commit(self.files, root, config.run_id, faults, self.catalog)
         self.table_paths = {"silver": config.silver_path, "quarantine": config.quarantine_path}
         mode = "full_refresh" if config.full_refresh else "incremental"
         self.summary = Summary(job=config.job_name, run_id=config.run_id, mode=mode)
@@ -170,11 +180,24 @@ class _Run:
     @_stage
     def recover(self) -> None:
         """Finishes what an earlier, killed run left (see `commit.recover`)."""
-        recovered = recover(self.files, self.commit.root, self.table_paths, self.faults)
+        recovered = recover(
+            self.files, self.commit.root, self.table_paths, self.faults, self.catalog
+        )
         if recovered:
             self.summary.recovered_run = recovered["run_id"]
             self.summary.recovered_partitions = recovered["partitions"]
+            self._count_catalog(recovered["catalog"])
         self.watch.lap("recover")
+
+    def _count_catalog(self, result: CatalogResult | None) -> None:
+        if result is None:
+            return
+        for mine, theirs in (
+            (self.summary.partitions_registered, result.partitions_registered),
+            (self.summary.columns_added, result.columns_added),
+        ):
+            for table, names in theirs.items():
+                mine[table] = sorted({*mine.get(table, []), *names})
 
     @_stage
     def read_bronze(self) -> _Bronze | None:
@@ -222,7 +245,7 @@ class _Run:
             self.summary.rows_before_dedup = observed["rows_before_dedup"]
             self.summary.rows_after_dedup = observed["rows_after_dedup"]
             self.summary.partitions_written = observed["partitions_written"]
-            self.commit.add_table("silver")
+            self.commit.add_table("silver", table_columns(keep.schema, PARTITION_COLS))
         self.faults.reached("staged_silver")
         self.watch.lap("stage_silver")
 
@@ -233,7 +256,8 @@ class _Run:
             rows = quarantine_rows(self.spark, self.config, batch, touched)
             staged = self.commit.staged("quarantine")
             write_staged(rows, staged, QUARANTINE_PARTITION_COLS, SOURCE_FILE_COL)
-            self.commit.add_table("quarantine")
+            columns = table_columns(rows.schema, QUARANTINE_PARTITION_COLS)
+            self.commit.add_table("quarantine", columns)
             self.summary.quarantine_partitions_written = ["-".join(p) for p in touched]
         self.faults.reached("staged_quarantine")
         self.watch.lap("stage_quarantine")
@@ -244,7 +268,7 @@ class _Run:
         if self.commit.tables:
             intent = {"files": bronze.files, "sources": sorted(stats["sources"])}
             self.commit.write_manifest(intent, bronze.types)
-            self.commit.finish(self.table_paths)
+            self._count_catalog(self.commit.finish(self.table_paths))
         self.watch.lap("replace")
 
     @_stage

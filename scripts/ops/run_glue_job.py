@@ -154,11 +154,15 @@ def format_result(result: RunResult, region: str, continuous_group: str | None =
         lines.append(f"time:    {result.execution_seconds} s")
     if result.error_message:
         lines.append(f"error:   {result.error_message}")
-    group = result.log_group.rstrip("/")
-    lines.append(f"logs:    {group}/output and {group}/error, log stream {result.run_id}")
+    group, run = result.log_group.rstrip("/"), result.run_id
+    # Glue 5 names a run's streams <run id>-driver and <run id>-executor<N> ("Logging for AWS
+    # Glue jobs"): a stream named the bare run id does not exist.
+    lines.append(f"logs:    {group}/output and {group}/error, log streams {run}-driver and")
+    lines.append(f"         {run}-executor<N>")
     if continuous_group:
-        lines.append(f"         {continuous_group} (continuous logging), stream {result.run_id}")
-    lines.append(f"         aws logs tail {group}/error --log-stream-names {result.run_id}")
+        lines.append(f"         {continuous_group} (continuous logging), stream {run}")
+    lines.append(f"         aws logs tail {group}/output --log-stream-names {run}-driver")
+    lines.append(f"         aws logs tail {group}/error --log-stream-name-prefix {run}")
     lines.append(f"console: {console_url(region, result.job_name, result.run_id)}")
     return "\n".join(lines)
 

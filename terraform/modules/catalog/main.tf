@@ -1,5 +1,6 @@
-# Catalog and query layer: the Glue database, one crawler per table, and the Athena workgroup
-# with the saved one-row-per-car-day check.
+# Catalog and query layer: the Glue database, the silver and quarantine tables (kept current
+# by the consolidation job itself), the bronze crawler (and an optional silver crawler), and the
+# Athena workgroup with the saved one-row-per-car-day check.
 
 data "aws_caller_identity" "current" {}
 data "aws_partition" "current" {}
@@ -14,6 +15,7 @@ locals {
   bronze_bucket_arn = "arn:${local.partition}:s3:::${var.bronze_bucket_name}"
   silver_bucket_arn = "arn:${local.partition}:s3:::${var.silver_bucket_name}"
 
+  # Both possible crawlers; local.enabled_crawlers are those that exist.
   crawlers = {
     bronze = {
       bucket_name = var.bronze_bucket_name
@@ -25,13 +27,19 @@ locals {
       exclusions = []
       # The crawler creates the bronze table and its partition index.
       create_partition_index = true
+      # Bronze only grows by new files, and each day brings a new ingest_day folder: only
+      # folders added since the last crawl are listed, so a crawl costs what arrived since the
+      # last one, not the whole history. AWS forces LOG/LOG on such crawls (schema changes and
+      # deletions are logged, never applied): see the README of this module.
+      recrawl_behavior = "CRAWL_NEW_FOLDERS_ONLY"
+      update_behavior  = "LOG"
     }
     silver = {
       bucket_name = var.silver_bucket_name
       prefix      = var.silver_prefix
       table_name  = var.silver_table_name
       schedule    = var.silver_crawler_schedule
-      description = "Silver table written by the consolidation job (partitioned by event date)."
+      description = "Optional check of the silver table the consolidation job keeps (partitioned by event date)."
       # Never catalog what is not table data: Spark's staging folders and success markers,
       # Hadoop checksum files, the directory markers of Glue's S3 file system, and the job's
       # commit staging (which lives outside the table path; excluded in case it ever moves in).
@@ -47,13 +55,37 @@ locals {
       ]
       # The table and its partition index are defined below (aws_glue_catalog_table.silver).
       create_partition_index = false
+      # Off by default: the job registers partitions and columns itself. When turned on it
+      # reads all of silver, and may add columns (MergeNewColumns) to the job's table.
+      recrawl_behavior = "CRAWL_EVERYTHING"
+      update_behavior  = "UPDATE_IN_DATABASE"
+    }
+  }
+  enabled_crawlers = { for layer, crawler in local.crawlers : layer => crawler if layer == "bronze" || var.silver_crawler_enabled }
+
+  # The two tables the consolidation job writes and keeps in the catalog (partitions, columns):
+  # same storage and properties, each with its partition keys and their index.
+  job_tables = {
+    silver = {
+      name           = var.silver_table_name
+      prefix         = var.silver_prefix
+      partition_keys = ["event_year", "event_month", "event_day"]
+      index_name     = "event_date"
+      description    = "Silver: one row per car and day, partitioned by event date."
+    }
+    quarantine = {
+      name           = var.quarantine_table_name
+      prefix         = var.quarantine_prefix
+      partition_keys = ["ingest_year", "ingest_month", "ingest_day"]
+      index_name     = "ingest_date"
+      description    = "Rows the consolidation job rejected (reject_reason and their raw values), partitioned by ingest date."
     }
   }
 }
 
 resource "aws_glue_catalog_database" "this" {
   name        = var.database_name
-  description = "Car-telemetry lakehouse: ${var.bronze_table_name} (bronze) and ${var.silver_table_name} (silver)."
+  description = "Car-telemetry lakehouse: ${var.bronze_table_name} (bronze), ${var.silver_table_name} (silver) and ${var.quarantine_table_name} (rejected rows)."
 
   tags = var.tags
 }
@@ -75,7 +107,7 @@ data "aws_iam_policy_document" "assume_role" {
 
 resource "aws_iam_role" "crawler" {
   name               = local.crawler_role_name
-  description        = "Role of the ${var.name_prefix} crawlers: read the two table prefixes, maintain the two tables."
+  description        = "Role of the ${var.name_prefix} crawlers: read the two table prefixes, maintain the bronze table (and silver's, if its crawler is on)."
   assume_role_policy = data.aws_iam_policy_document.assume_role.json
 
   tags = var.tags
@@ -129,8 +161,8 @@ data "aws_iam_policy_document" "read_tables" {
   }
 }
 
-# Create/update the two tables and add/update their partitions. No delete actions: both
-# crawlers only LOG deletions (see schema_change_policy below).
+# Create/update the crawled tables and add/update their partitions (bronze's; silver's only when
+# its crawler is on). No delete actions: the crawlers only LOG deletions (schema_change_policy).
 data "aws_iam_policy_document" "maintain_tables" {
   statement {
     sid    = "MaintainOwnTables"
@@ -155,7 +187,7 @@ data "aws_iam_policy_document" "maintain_tables" {
         "arn:${local.partition}:glue:${local.region}:${local.account_id}:catalog",
         "arn:${local.partition}:glue:${local.region}:${local.account_id}:database/${var.database_name}",
       ],
-      [for crawler in values(local.crawlers) : "arn:${local.partition}:glue:${local.region}:${local.account_id}:table/${var.database_name}/${crawler.table_name}"],
+      [for crawler in values(local.enabled_crawlers) : "arn:${local.partition}:glue:${local.region}:${local.account_id}:table/${var.database_name}/${crawler.table_name}"],
     )
   }
 }
@@ -243,11 +275,13 @@ resource "aws_cloudwatch_log_group" "crawlers" {
 # silver_car_telemetry (or whatever the table-name variables say; the precondition checks they
 # end with the folder name).
 #
-# Policies: both tables change in place (new partitions every day; new columns when the
-# producer adds fields, which the data contract keeps). UPDATE_IN_DATABASE lets crawls add
-# those columns, and it requires CRAWL_EVERYTHING (incremental crawls may only LOG schema
-# changes). Deletions are only logged: a partition that vanishes mid-rewrite (or an emptied
-# prefix) must never drop a table or partitions Athena users depend on.
+# Policies: bronze gains a new ingest_day folder a day and new files all day long. Its crawl
+# lists only the folders added since the last crawl (CRAWL_NEW_FOLDERS_ONLY), so its cost
+# follows new data; AWS then forces LOG for updates and deletions: partitions are added, schema
+# changes are only logged (the job reads bronze's Parquet itself and is not affected). The
+# optional silver crawl re-reads everything (UPDATE_IN_DATABASE needs CRAWL_EVERYTHING).
+# Deletions are only logged: a partition that vanishes mid-rewrite (or an emptied prefix) must
+# never drop a table or partitions Athena users depend on.
 #
 # Configuration:
 # - Grouping.CombineCompatibleSchemas: files whose schemas differ (a producer added a field)
@@ -263,7 +297,7 @@ resource "aws_cloudwatch_log_group" "crawlers" {
 # - CreatePartitionIndex: the bronze crawler creates its table's partition index; silver's is
 #   part of the table defined below.
 resource "aws_glue_crawler" "this" {
-  for_each = local.crawlers
+  for_each = local.enabled_crawlers
 
   name                   = "${var.name_prefix}-${each.key}"
   description            = each.value.description
@@ -280,11 +314,11 @@ resource "aws_glue_crawler" "this" {
   }
 
   recrawl_policy {
-    recrawl_behavior = "CRAWL_EVERYTHING"
+    recrawl_behavior = each.value.recrawl_behavior
   }
 
   schema_change_policy {
-    update_behavior = "UPDATE_IN_DATABASE"
+    update_behavior = each.value.update_behavior
     delete_behavior = "LOG"
   }
 
@@ -309,49 +343,49 @@ resource "aws_glue_crawler" "this" {
     }
   }
 
-  depends_on = [aws_iam_role_policy.crawler, aws_cloudwatch_log_group.crawlers, aws_glue_catalog_table.silver]
+  depends_on = [aws_iam_role_policy.crawler, aws_cloudwatch_log_group.crawlers, aws_glue_catalog_table.job]
 }
 
-# Athena uses a table's partition index only when the table has partition_filtering.enabled,
-# which crawlers never set on the tables they create (AWS Glue developer guide, "Generating
-# partition indexes"; Athena user guide, "Optimize queries with AWS Glue partition indexing and
-# filtering"). So the silver table is defined here, with the index and the property, and the
-# silver crawler (same name, same location) only adds partitions and merges new columns into
-# it. Partition projection was the alternative; it would make Athena ignore the crawled
-# partitions and duplicate the layout (zero-padded strings) in table properties, for a table
-# whose partitions the crawler already maintains. The crawler's own table properties and
-# columns are its to change, hence ignore_changes.
-resource "aws_glue_catalog_table" "silver" {
-  name          = var.silver_table_name
+# The consolidation job keeps these two tables itself, as a step of its commit: it registers the
+# partitions each run writes and appends the columns its Parquet gains (GetTable, UpdateTable,
+# BatchCreatePartition, GetPartitions; docs/commit-protocol.md), so Athena sees a run's data
+# the moment it commits, whoever started the run. Terraform defines what the job never changes:
+# location, Parquet storage, partition keys, the partition index and partition_filtering.enabled
+# (Athena uses an index only with that property, which crawlers never set; Athena user guide,
+# "Optimize queries with AWS Glue partition indexing and filtering"). compressionType is "none",
+# what a crawler writes for Parquet (compression is inside the files), so an optional crawl
+# finds nothing it would have set differently. Partition projection stays off: with it Athena
+# would ignore the registered partitions. Columns and parameters change outside Terraform (the
+# job, an optional crawl), hence ignore_changes.
+resource "aws_glue_catalog_table" "job" {
+  for_each = local.job_tables
+
+  name          = each.value.name
   database_name = aws_glue_catalog_database.this.name
-  description   = "Silver: one row per car and day, partitioned by event date (columns maintained by the ${var.name_prefix}-silver crawler)."
+  description   = "${each.value.description} Partitions and columns kept by the consolidation job."
   table_type    = "EXTERNAL_TABLE"
 
   parameters = {
     "classification"              = "parquet"
+    "compressionType"             = "none"
     "partition_filtering.enabled" = "true"
   }
 
-  partition_keys {
-    name = "event_year"
-    type = "string"
-  }
-  partition_keys {
-    name = "event_month"
-    type = "string"
-  }
-  partition_keys {
-    name = "event_day"
-    type = "string"
+  dynamic "partition_keys" {
+    for_each = each.value.partition_keys
+    content {
+      name = partition_keys.value
+      type = "string"
+    }
   }
 
   partition_index {
-    index_name = "event_date"
-    keys       = ["event_year", "event_month", "event_day"]
+    index_name = each.value.index_name
+    keys       = each.value.partition_keys
   }
 
   storage_descriptor {
-    location      = "s3://${var.silver_bucket_name}/${var.silver_prefix}/"
+    location      = "s3://${var.silver_bucket_name}/${each.value.prefix}/"
     input_format  = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat"
     output_format = "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat"
 
@@ -363,31 +397,6 @@ resource "aws_glue_catalog_table" "silver" {
   lifecycle {
     ignore_changes = [parameters, storage_descriptor]
   }
-}
-
-# The silver crawl follows each successful job run instead of a fixed minute of the hour, so it
-# never crawls while a (slow) run is replacing partitions. silver_crawler_schedule stays
-# available for an extra scheduled crawl.
-resource "aws_glue_trigger" "crawl_silver_after_job" {
-  count = var.silver_crawl_after_job_name == null ? 0 : 1
-
-  name        = "${var.name_prefix}-silver-crawl-after-job"
-  description = "Crawls ${var.silver_table_name} after each successful run of ${var.silver_crawl_after_job_name}."
-  type        = "CONDITIONAL"
-
-  predicate {
-    conditions {
-      job_name         = var.silver_crawl_after_job_name
-      logical_operator = "EQUALS"
-      state            = "SUCCEEDED"
-    }
-  }
-
-  actions {
-    crawler_name = aws_glue_crawler.this["silver"].name
-  }
-
-  tags = var.tags
 }
 
 # --- Athena ------------------------------------------------------------------------------------

@@ -4,13 +4,17 @@ output "glue_database_name" {
 }
 
 output "glue_crawler_names" {
-  description = "Crawler names, keyed by table layer (bronze, silver)."
+  description = "Crawler names, keyed by table layer: bronze, and silver when silver_crawler_enabled."
   value       = { for layer, crawler in aws_glue_crawler.this : layer => crawler.name }
 }
 
 output "glue_table_names" {
-  description = "Catalog table names the crawlers maintain, keyed by table layer (bronze, silver)."
-  value       = { for layer, crawler in local.crawlers : layer => crawler.table_name }
+  description = "Catalog table names, keyed by table: bronze (its crawler's), silver and quarantine (kept by the consolidation job)."
+  value = {
+    bronze     = var.bronze_table_name
+    silver     = aws_glue_catalog_table.job["silver"].name
+    quarantine = aws_glue_catalog_table.job["quarantine"].name
+  }
 }
 
 output "crawler_iam_role_arn" {

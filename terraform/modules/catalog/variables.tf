@@ -71,7 +71,7 @@ variable "silver_prefix" {
 }
 
 variable "silver_table_name" {
-  description = "Catalog table name of silver. Must end with the last folder of silver_prefix (see bronze_table_name)."
+  description = "Catalog table name of silver, kept by the consolidation job. Must end with the last folder of silver_prefix (an optional silver crawler names its table after that folder)."
   type        = string
   default     = "silver_car_telemetry"
 
@@ -81,8 +81,14 @@ variable "silver_table_name" {
   }
 }
 
+variable "silver_crawler_enabled" {
+  description = "Create a silver crawler (off by default: the consolidation job registers silver's partitions and columns itself). It can still add partitions for folders the job did not write (a restored or copied prefix) and table statistics."
+  type        = bool
+  default     = false
+}
+
 variable "silver_crawler_schedule" {
-  description = "Glue cron expression of an additional scheduled silver crawl (UTC); null (default) for none: the crawl follows each successful job run (silver_crawl_after_job_name)."
+  description = "Glue cron expression (UTC) of the optional silver crawler (silver_crawler_enabled); null (default) for on-demand only."
   type        = string
   default     = null
 
@@ -92,10 +98,25 @@ variable "silver_crawler_schedule" {
   }
 }
 
-variable "silver_crawl_after_job_name" {
-  description = "Glue job after each successful run of which the silver crawler starts (a conditional trigger); null for none."
+variable "quarantine_prefix" {
+  description = "Prefix of the table of rejected rows in the silver bucket (<quarantine>/<silver_prefix>, outside the silver table)."
   type        = string
-  default     = null
+
+  validation {
+    condition     = can(regex("^[a-z0-9_]+(/[a-z0-9_]+)*$", var.quarantine_prefix))
+    error_message = "quarantine_prefix must be a key prefix without leading or trailing slash, e.g. quarantine/car_telemetry."
+  }
+}
+
+variable "quarantine_table_name" {
+  description = "Catalog table name of the rejected rows (kept by the consolidation job, like silver's)."
+  type        = string
+  default     = "silver_car_telemetry_quarantine"
+
+  validation {
+    condition     = can(regex("^[a-z][a-z0-9_]{0,254}$", var.quarantine_table_name))
+    error_message = "quarantine_table_name must contain only lowercase letters, digits and underscores."
+  }
 }
 
 variable "athena_results_bucket_name" {

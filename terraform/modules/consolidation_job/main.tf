@@ -35,10 +35,13 @@ locals {
   # and --custom-logGroup-prefix); a prefix of our own makes both names known in advance.
   log_group_prefix = "/aws-glue/jobs/${var.job_name}"
 
+  # Every Data Catalog action needs the table, its database and the catalog (AWS Glue
+  # developer guide, "Specifying AWS Glue resource ARNs").
   catalog_arns = [
     "arn:${local.partition}:glue:${local.region}:${local.account_id}:catalog",
     "arn:${local.partition}:glue:${local.region}:${local.account_id}:database/${var.database_name}",
-    "arn:${local.partition}:glue:${local.region}:${local.account_id}:table/${var.database_name}/*",
+    "arn:${local.partition}:glue:${local.region}:${local.account_id}:table/${var.database_name}/${var.silver_table_name}",
+    "arn:${local.partition}:glue:${local.region}:${local.account_id}:table/${var.database_name}/${var.quarantine_table_name}",
   ]
 }
 
@@ -134,6 +137,15 @@ data "aws_iam_policy_document" "read_bronze" {
     }
   }
 
+  # S3A may look a bucket's region up before its first request (AWSGlueServiceRole grants
+  # s3:GetBucketLocation on every bucket; here only the job's own).
+  statement {
+    sid       = "LocateBronzeBucket"
+    effect    = "Allow"
+    actions   = ["s3:GetBucketLocation"]
+    resources = [local.bronze_bucket_arn]
+  }
+
   statement {
     sid     = "ReadBronzeTable"
     effect  = "Allow"
@@ -174,6 +186,18 @@ data "aws_iam_policy_document" "write_silver" {
     }
   }
 
+  # The bucket's region, and the pending multipart uploads S3A lists to clean up after a failed
+  # upload (a bucket-level action: it cannot be narrowed to a prefix).
+  statement {
+    sid    = "LocateSilverBucketAndItsUploads"
+    effect = "Allow"
+    actions = [
+      "s3:GetBucketLocation",
+      "s3:ListBucketMultipartUploads",
+    ]
+    resources = [local.silver_bucket_arn]
+  }
+
   statement {
     sid     = "ProbeSilverDirectories"
     effect  = "Allow"
@@ -187,12 +211,16 @@ data "aws_iam_policy_document" "write_silver" {
     ]
   }
 
+  # AbortMultipartUpload and ListMultipartUploadParts: S3A writes large files as multipart
+  # uploads and aborts one that failed (Hadoop's "assumed_roles.md" lists them for write access).
   statement {
     sid    = "ReadWriteSilverDirectories"
     effect = "Allow"
     actions = [
+      "s3:AbortMultipartUpload",
       "s3:DeleteObject",
       "s3:GetObject",
+      "s3:ListMultipartUploadParts",
       "s3:PutObject",
     ]
     resources = [
@@ -226,6 +254,16 @@ data "aws_iam_policy_document" "use_temp_dir" {
   }
 
   statement {
+    sid    = "LocateTempBucketAndItsUploads"
+    effect = "Allow"
+    actions = [
+      "s3:GetBucketLocation",
+      "s3:ListBucketMultipartUploads",
+    ]
+    resources = [local.temp_bucket_arn]
+  }
+
+  statement {
     sid       = "ProbeOwnTempPrefix"
     effect    = "Allow"
     actions   = ["s3:GetObject"]
@@ -236,8 +274,10 @@ data "aws_iam_policy_document" "use_temp_dir" {
     sid    = "ReadWriteOwnTempPrefix"
     effect = "Allow"
     actions = [
+      "s3:AbortMultipartUpload",
       "s3:DeleteObject",
       "s3:GetObject",
+      "s3:ListMultipartUploadParts",
       "s3:PutObject",
     ]
     resources = [
@@ -247,25 +287,27 @@ data "aws_iam_policy_document" "use_temp_dir" {
   }
 }
 
-# The script addresses data by S3 path; the catalog grant is read-only and limited to the
-# lake's own database (table definitions for ad-hoc reads, nothing it could change).
-data "aws_iam_policy_document" "read_catalog" {
+# The job keeps its two catalog tables (silver_job/catalog.py): reads a table and the partitions
+# it is about to register, appends columns (UpdateTable), registers partitions. Nothing else of
+# the catalog: no other table, no deletes, no table creation (Terraform creates both).
+data "aws_iam_policy_document" "keep_catalog" {
   statement {
-    sid    = "ReadOwnDatabaseOnly"
+    sid    = "KeepOwnTwoTables"
     effect = "Allow"
     actions = [
-      "glue:GetDatabase",
-      "glue:GetPartition",
+      "glue:BatchCreatePartition",
       "glue:GetPartitions",
       "glue:GetTable",
-      "glue:GetTables",
+      "glue:UpdateTable",
     ]
     resources = local.catalog_arns
   }
 }
 
-# The security configuration encrypts the logs: Glue creates (idempotently) the job's log
-# groups and associates the KMS key with them as the job role, before the script's first line.
+# Glue writes the run's streams into the two groups below (their names are those Glue 5
+# documents for --custom-logGroup-prefix, as the job's security configuration does not encrypt
+# CloudWatch Logs; the groups are encrypted by their own KMS key). CreateLogGroup: Glue may ask
+# for the group first (it exists: a no-op).
 data "aws_iam_policy_document" "write_logs" {
   statement {
     sid    = "WriteOwnLogStreams"
@@ -278,13 +320,10 @@ data "aws_iam_policy_document" "write_logs" {
   }
 
   statement {
-    sid    = "PrepareOwnEncryptedLogGroups"
-    effect = "Allow"
-    actions = [
-      "logs:AssociateKmsKey",
-      "logs:CreateLogGroup",
-    ]
-    resources = flatten([for group in aws_cloudwatch_log_group.this : [group.arn, "${group.arn}:*"]])
+    sid       = "EnsureOwnLogGroups"
+    effect    = "Allow"
+    actions   = ["logs:CreateLogGroup"]
+    resources = [for group in aws_cloudwatch_log_group.this : group.arn]
   }
 }
 
@@ -339,7 +378,7 @@ locals {
       read-bronze  = data.aws_iam_policy_document.read_bronze.json
       write-silver = data.aws_iam_policy_document.write_silver.json
       use-temp-dir = data.aws_iam_policy_document.use_temp_dir.json
-      read-catalog = data.aws_iam_policy_document.read_catalog.json
+      keep-catalog = data.aws_iam_policy_document.keep_catalog.json
       write-logs   = data.aws_iam_policy_document.write_logs.json
       put-metrics  = data.aws_iam_policy_document.put_metrics.json
       use-lake-key = data.aws_iam_policy_document.use_lake_key.json
@@ -359,8 +398,9 @@ resource "aws_iam_role_policy" "this" {
 # --- Logs --------------------------------------------------------------------------------------
 
 # Created here (with a retention and the lake key) instead of by Glue on the first run, under
-# the names that --custom-logGroup-prefix gives them. Whether Glue keeps these names when the
-# security configuration encrypts CloudWatch Logs is on docs/deploy-checklist.md.
+# the names that --custom-logGroup-prefix gives them in Glue 5. The job's security
+# configuration leaves CloudWatch encryption out (a configuration that encrypts logs makes Glue
+# use names it documents only for older versions); kms_key_id encrypts the groups instead.
 resource "aws_cloudwatch_log_group" "this" {
   for_each = toset(["output", "error"])
 
@@ -380,8 +420,8 @@ resource "aws_cloudwatch_log_group" "this" {
 #   are GLUE_REQUIRED_ARGS without JOB_NAME (Glue supplies it) plus GLUE_OPTIONAL_ARGS, set
 #   here so that a single run can override them with --arguments
 #   (tests/test_terraform_contract.py keeps this in step with the script).
-# - depends_on: Glue prepares the encrypted log groups as the job role when the first run
-#   starts, so the role's policies and the groups must exist by then.
+# - depends_on: the first run writes into the log groups as the job role, so the role's
+#   policies and the groups must exist by then.
 resource "aws_glue_job" "this" {
   name                   = var.job_name
   description            = "Bronze -> silver: new bronze files only (bookmark), one row per car and day, dynamic partition overwrite."
@@ -421,6 +461,10 @@ resource "aws_glue_job" "this" {
     "--quarantine_path" = "s3://${var.silver_bucket_name}/${local.silver_quarantine_prefix}/"
     "--full_refresh"    = "false"
     "--source_timezone" = var.source_timezone
+    # the catalog tables the job keeps (partitions and columns) as a step of its commit
+    "--catalog_database" = var.database_name
+    "--silver_table"     = var.silver_table_name
+    "--quarantine_table" = var.quarantine_table_name
   }
 
   tags = var.tags

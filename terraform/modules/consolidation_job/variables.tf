@@ -184,17 +184,27 @@ variable "schedule_enabled" {
 }
 
 variable "database_name" {
-  description = "Glue database of the lake: the only part of the Data Catalog the job may read."
+  description = "Glue database of the lake, holding the two tables the job keeps (--catalog_database)."
+  type        = string
+}
+
+variable "silver_table_name" {
+  description = "Catalog table of silver, whose partitions and columns the job keeps (--silver_table)."
+  type        = string
+}
+
+variable "quarantine_table_name" {
+  description = "Catalog table of the rejected rows, whose partitions and columns the job keeps (--quarantine_table)."
   type        = string
 }
 
 variable "security_configuration_name" {
-  description = "Glue security configuration (S3, CloudWatch Logs and job bookmark encryption)."
+  description = "The job's Glue security configuration (S3 and job bookmark encryption; no CloudWatch Logs encryption: the job's log groups carry their own KMS key)."
   type        = string
 }
 
 variable "kms_key_arn" {
-  description = "The lake's operational KMS key: the one in the security configuration (logs, bookmarks) and the alert topic's."
+  description = "The lake's operational KMS key: encrypts the job's log groups (their kms_key_id) and its bookmarks (the security configuration)."
   type        = string
 }
 

@@ -20,9 +20,9 @@ locals {
 # - the account keeps administration, so the key can never become unmanageable, plus the usage
 #   actions through which IAM policies grant the key to the lake's roles ("*" as a key policy
 #   resource means "this key");
-# - CloudWatch Logs may use it only for the lake's own log groups: the Lambda's, and those Glue
-#   names after this security configuration (jobs: /aws-glue/jobs/<config>-role/<role>/...,
-#   crawlers: /aws-glue/crawlers-role/<role>-<config>);
+# - CloudWatch Logs may use it only for the lake's own log groups: the Lambda's, the job's
+#   (/aws-glue/jobs/<name_prefix>-..., encrypted by their own kms_key_id), and the crawlers'
+#   (named by Glue after their security configuration: /aws-glue/crawlers-role/<role>-<config>);
 # - CloudWatch alarms of this account and EventBridge get what a publisher to an SSE-enabled
 #   SNS topic needs (GenerateDataKey, Decrypt). The EventBridge grant carries no
 #   aws:SourceAccount/aws:SourceArn condition on purpose: SNS documents that EventBridge's KMS
@@ -156,7 +156,8 @@ resource "aws_kms_alias" "this" {
 }
 
 # S3 encryption uses the buckets' own mode (SSE-S3, or SSE-KMS with their key), so objects
-# written by Glue look exactly like every other object in the lake.
+# written by Glue look exactly like every other object in the lake. This configuration is the
+# crawlers'; the job has its own (below).
 resource "aws_glue_security_configuration" "this" {
   name = local.security_configuration_name
 
@@ -164,6 +165,31 @@ resource "aws_glue_security_configuration" "this" {
     cloudwatch_encryption {
       cloudwatch_encryption_mode = "SSE-KMS"
       kms_key_arn                = aws_kms_key.this.arn
+    }
+
+    job_bookmarks_encryption {
+      job_bookmarks_encryption_mode = "CSE-KMS"
+      kms_key_arn                   = aws_kms_key.this.arn
+    }
+
+    s3_encryption {
+      s3_encryption_mode = var.s3_kms_key_arn == null ? "SSE-S3" : "SSE-KMS"
+      kms_key_arn        = var.s3_kms_key_arn
+    }
+  }
+}
+
+# The job's: the same S3 and bookmark encryption, but no CloudWatch encryption. With it, Glue
+# writes to log groups renamed after the configuration, which AWS documents only for older Glue
+# versions; Glue 5 documents <--custom-logGroup-prefix>/output and /error, the groups the job
+# module creates, encrypted with this key by their own kms_key_id.
+resource "aws_glue_security_configuration" "job" {
+  #checkov:skip=CKV_AWS_99:CloudWatch Logs encryption is left out on purpose: the job's log groups are KMS-encrypted by their own kms_key_id (consolidation_job module), under the names Glue 5 documents.
+  name = "${local.security_configuration_name}-job"
+
+  encryption_configuration {
+    cloudwatch_encryption {
+      cloudwatch_encryption_mode = "DISABLED"
     }
 
     job_bookmarks_encryption {

@@ -9,6 +9,11 @@ output "kms_alias_name" {
 }
 
 output "glue_security_configuration_name" {
-  description = "Name of the Glue security configuration (S3, CloudWatch Logs and job bookmark encryption) shared by the job and the crawlers."
+  description = "Name of the crawlers' Glue security configuration (S3 and CloudWatch Logs encryption)."
   value       = aws_glue_security_configuration.this.name
+}
+
+output "glue_job_security_configuration_name" {
+  description = "Name of the job's Glue security configuration (S3 and job bookmark encryption; its log groups are encrypted by their own KMS key, not by the configuration)."
+  value       = aws_glue_security_configuration.job.name
 }
