@@ -9,7 +9,7 @@ import local_s3
 import pytest
 import run_demo_s3
 
-# The pipeline it runs is tests/test_s3_pipeline.py's, which make test covers: this runs in make test-s3.
+# The pipeline it runs is test_s3_pipeline.py's, which make test covers: this runs in make test-s3.
 pytestmark = [pytest.mark.spark, pytest.mark.s3_more]
 
 STAGES = [
