@@ -13,17 +13,14 @@ Glue 5.1's Hadoop).
 from __future__ import annotations
 
 import datetime as dt
-import os
 import shutil
-from contextlib import contextmanager
 from pathlib import Path
 
 import generate_telemetry as gen
-import handler
 import local_job
 import local_runtime
+import local_s3
 import pytest
-from hcl_eval import INGESTION, blocks, job_arguments, lambda_function, split_s3_uri
 from iam_sim import (
     NO_NODE,
     NODE,
@@ -36,20 +33,13 @@ from iam_sim import (
 )
 from lake import Lake
 from s3_server import S3Server, authorizations
-from silver_job.config import JobConfig
 
 pytestmark = pytest.mark.spark
 
 TESTS = Path(__file__).resolve().parent
 LANDING_DATA = TESTS / "data" / "landing"
-# The buckets and prefixes as Terraform names them (tests/hcl_eval.py renders `<name>-bucket`).
-LAMBDA_ENV = INGESTION.value(lambda_function()["environment"][0]["variables"])
-LANDING_BUCKET = INGESTION.value(
-    blocks(INGESTION.doc, "resource", "aws_s3_bucket_notification")["landing"]["bucket"]
-)
-BRONZE_BUCKET, BRONZE_PREFIX = split_s3_uri(job_arguments()["--bronze_path"])
-SILVER_BUCKET, SILVER_PREFIX = split_s3_uri(job_arguments()["--silver_path"])
-_, QUARANTINE_PREFIX = split_s3_uri(job_arguments()["--quarantine_path"])
+LANDING_BUCKET, BRONZE_BUCKET, SILVER_BUCKET = local_s3.BUCKETS
+BRONZE_PREFIX, SILVER_PREFIX = local_s3.BRONZE_PREFIX, local_s3.SILVER_PREFIX
 EVENT_TIME = dt.datetime(2025, 10, 30, 6, 0, tzinfo=dt.UTC)
 
 
@@ -65,79 +55,8 @@ def landing_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*.json"))
 
 
-def s3_event(key: str, etag: str, size: int) -> dict:
-    return {
-        "Records": [
-            {
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "awsRegion": "us-east-1",
-                "eventTime": EVENT_TIME.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
-                "eventName": "ObjectCreated:Put",
-                "s3": {
-                    "bucket": {"name": LANDING_BUCKET, "arn": f"arn:aws:s3:::{LANDING_BUCKET}"},
-                    "object": {"key": key, "size": size, "eTag": etag},
-                },
-            }
-        ]
-    }
-
-
-@contextmanager
-def lambda_environment(server: S3Server):
-    """The Lambda's environment as Terraform sets it, its boto3 pointed at the local server."""
-    values = {
-        **LAMBDA_ENV,
-        "AWS_ENDPOINT_URL": server.endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    handler._STORE = None  # a warm container's client would point elsewhere
-    try:
-        yield
-    finally:
-        handler._STORE = None
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-class S3Lake:
-    """The three buckets on the local server, and the job's configuration on them."""
-
-    def __init__(self, server: S3Server, state: Path) -> None:
-        self.server = server
-        self.state = state
-        for bucket in (LANDING_BUCKET, BRONZE_BUCKET, SILVER_BUCKET):
-            server.client().create_bucket(Bucket=bucket)
-
-    def config(self, **overrides) -> JobConfig:
-        return JobConfig(
-            bronze_path=f"s3a://{BRONZE_BUCKET}/{BRONZE_PREFIX.rstrip('/')}",
-            silver_path=f"s3a://{SILVER_BUCKET}/{SILVER_PREFIX.rstrip('/')}",
-            quarantine_path=f"s3a://{SILVER_BUCKET}/{QUARANTINE_PREFIX.rstrip('/')}",
-            state_path=str(self.state),
-            **overrides,
-        )
-
-    def upload_and_ingest(self, files: list[Path], root: Path) -> list[dict]:
-        """Each landing file uploaded, then its S3 event through the Lambda's handler."""
-        client = self.server.client()
-        events = []
-        for path in files:
-            key = path.relative_to(root).as_posix()
-            etag = client.put_object(Bucket=LANDING_BUCKET, Key=key, Body=path.read_bytes())
-            events.append(s3_event(key, etag["ETag"].strip('"'), path.stat().st_size))
-        with lambda_environment(self.server):
-            return [handler.lambda_handler(event, None) for event in events]
-
-    def objects(self) -> dict[str, dict[str, str]]:
-        return {b: self.server.objects(b) for b in (LANDING_BUCKET, BRONZE_BUCKET, SILVER_BUCKET)}
+def objects(server) -> dict[str, dict[str, str]]:
+    return {bucket: server.objects(bucket) for bucket in local_s3.BUCKETS}
 
 
 def table_rows(spark, path: str) -> list[tuple]:
@@ -168,14 +87,15 @@ def runs(spark, s3, tmp_path_factory):
     requests each component sent on S3."""
     root = tmp_path_factory.mktemp("landing")
     files = landing_files(root / "landing")  # keys landing/..., as the notification's prefix
-    lake = S3Lake(s3, tmp_path_factory.mktemp("state"))
+    lake = local_s3.S3Lake(s3, tmp_path_factory.mktemp("state"))
+    events = lake.upload_landing(files, root, EVENT_TIME)
     s3.clear()
-    lake.upload_and_ingest(files, root)
-    lambda_requests = [r for r in s3.requests() if r.bucket != LANDING_BUCKET or r.method != "PUT"]
+    lake.ingest(events)
+    lambda_requests = s3.requests()
     s3.clear()
     first = local_job.run_local(spark, lake.config())
     job_requests = s3.requests()
-    before = lake.objects()
+    before = objects(s3)
     s3.clear()
     second = local_job.run_local(spark, lake.config())
     second_requests = s3.requests()
@@ -201,7 +121,7 @@ def runs(spark, s3, tmp_path_factory):
         "job_requests": job_requests,
         "second_requests": second_requests,
         "objects_before": before,
-        "objects_after": lake.objects(),
+        "objects_after": objects(s3),
     }
 
 

@@ -116,10 +116,13 @@ class S3Lake:
             **overrides,
         )
 
-    def upload_landing(self, files: Iterable[Path], root: Path) -> list[dict]:
+    def upload_landing(
+        self, files: Iterable[Path], root: Path, event_time: dt.datetime | None = None
+    ) -> list[dict]:
         """Each landing file PUT into the landing bucket (key: its path under `root`); returns
-        the S3 event of each upload."""
-        client, now, events = self.server.client(), dt.datetime.now(dt.UTC), []
+        the S3 event of each upload (at `event_time`, by default now)."""
+        client, events = self.server.client(), []
+        now = event_time or dt.datetime.now(dt.UTC)
         for path in files:
             key = path.relative_to(root).as_posix()
             etag = client.put_object(Bucket=LANDING_BUCKET, Key=key, Body=path.read_bytes())
