@@ -23,6 +23,15 @@ SCRIPT = Path(job.__file__)
 D29 = "Wed, 29 Oct 2025 11:00:00"
 
 
+# The optional arguments of the job when none is given, as the entry script must fill them in.
+OPTIONAL_UNSET = {
+    "full_refresh": "false",
+    "source_timezone": "UTC",
+    "state_path": None,
+    "catalog_database": None,
+    "silver_table": None,
+    "quarantine_table": None,
+}
 # What Glue's getResolvedOptions adds to the arguments it was asked for, with no value given.
 GLUE_KEYS = {
     "job_bookmark_option": "job-bookmark-disable",
@@ -145,12 +154,7 @@ def test_glue_run_bookmarks_the_bronze_read_only_and_commits_after_the_write(glu
                 "bronze_path": str(tmp_path / "bronze"),
                 "silver_path": str(tmp_path / "silver"),
                 "quarantine_path": str(tmp_path / "quarantine"),
-                "full_refresh": "false",
-                "source_timezone": "UTC",
-                "state_path": None,
-                "catalog_database": None,
-                "silver_table": None,
-                "quarantine_table": None,
+                **OPTIONAL_UNSET,
             },
         ),
         (
@@ -287,19 +291,13 @@ def test_importing_the_script_has_no_side_effects(tmp_path):
 def test_parse_args_uses_glue_resolver_with_optional_arguments():
     from awsglue.utils import GlueArgumentError
 
-    glue_keys = GLUE_KEYS
     argv = ["job.py", "--bronze_path", "b", "--silver_path", "s", "--quarantine_path", "q"]
     assert job.parse_args(argv) == {
-        **glue_keys,
+        **GLUE_KEYS,
         "bronze_path": "b",
         "silver_path": "s",
         "quarantine_path": "q",
-        "full_refresh": "false",
-        "source_timezone": "UTC",
-        "state_path": None,
-        "catalog_database": None,
-        "silver_table": None,
-        "quarantine_table": None,
+        **OPTIONAL_UNSET,
     }
     glue_argv = [
         *argv,
@@ -318,7 +316,7 @@ def test_parse_args_uses_glue_resolver_with_optional_arguments():
         "s3://t/",
     ]
     assert job.parse_args(glue_argv) == {
-        **glue_keys,
+        **GLUE_KEYS,
         "job_bookmark_option": "job-bookmark-enable",
         "RedshiftTempDir": "s3://t/",
         "TempDir": "s3://t/",
