@@ -155,9 +155,29 @@ def main(argv: list[str] | None = None) -> int:
     if local_job is not None:
         import local_cli  # beside local_job: Spark's and py4j's logs stay out of the output
 
+        bronze = config.bronze_path.removeprefix("file://")
+        if "://" not in bronze and not os.path.isdir(bronze):  # refused before Spark starts
+            print(
+                f"silver_consolidation_job: --bronze_path {config.bronze_path} is not a folder",
+                file=sys.stderr,
+            )
+            return 2
         local_cli.quiet_logs(debug)
         local_job.ensure_java()
-    spark = SparkSession.builder.appName(config.job_name).getOrCreate()
+        try:
+            spark = SparkSession.builder.appName(config.job_name).getOrCreate()
+            local_cli.plain_interrupts()
+        except KeyboardInterrupt:
+            print("silver_consolidation_job: interrupted", file=sys.stderr)
+            return 130
+        except Exception as exc:  # no JVM: a bad Java or PYSPARK_SUBMIT_ARGS, say
+            print(
+                f"silver_consolidation_job: failed: Spark did not start: {local_cli.one_line(exc)}",
+                file=sys.stderr,
+            )
+            return 1
+    else:
+        spark = SparkSession.builder.appName(config.job_name).getOrCreate()
     configure_session(spark)
     if glue_runtime_available(spark):
         run_on_glue(spark, config, args)  # an exception fails the Glue run as it should
@@ -177,13 +197,6 @@ def _main_local(spark: SparkSession, config: JobConfig, local_job, debug: bool =
     error is one line on stderr (`--debug` adds the traceback); stage lines only on a terminal."""
     import local_cli
 
-    bronze = config.bronze_path.removeprefix("file://")
-    if "://" not in bronze and not os.path.isdir(bronze):
-        print(
-            f"silver_consolidation_job: --bronze_path {config.bronze_path} is not a folder",
-            file=sys.stderr,
-        )
-        return 2
     if not sys.stderr.isatty():
         stage_logger.setLevel(logging.WARNING)
     try:

@@ -283,3 +283,67 @@ def test_a_spark_failure_is_one_line_without_spark_noise(tmp_path):
     lines = [x for x in result.stderr.splitlines() if not x.startswith("Picked up JAVA_TOOL")]
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("run_local_pipeline: failed: ")
+
+
+def on_a_terminal_interrupted_after(tmp_path: Path, marker: bytes) -> tuple[int, list[str]]:
+    """The pipeline with a pty as its terminal, sent SIGINT (what Ctrl-C sends: the whole
+    foreground process group, Spark's JVM included) once `marker` is on the screen. The exit
+    code and the screen's lines, each as it was left after its carriage returns."""
+    import pty
+    import select
+    import signal
+    import time
+
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    for i in range(3):
+        (landing / f"car{i}.json").write_text(json.dumps(reading(f"A{i}", i + 1)))
+    primary, secondary = pty.openpty()
+    argv = [sys.executable, str(SCRIPT), "--landing", str(landing), "--lake", str(tmp_path / "l")]
+    env = {**os.environ, "JAVA_TOOL_OPTIONS": "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"}
+    proc = subprocess.Popen(
+        argv, stdin=secondary, stdout=secondary, stderr=secondary, env=env, start_new_session=True
+    )
+    os.close(secondary)
+    screen, deadline, sent = b"", time.monotonic() + 180, False
+    while True:
+        if not sent and marker in screen:
+            os.killpg(proc.pid, signal.SIGINT)
+            sent = True
+        ready, _, _ = select.select([primary], [], [], 1)
+        if ready:
+            try:
+                chunk = os.read(primary, 4096)
+            except OSError:  # EIO: every process holding the terminal has ended
+                chunk = b""
+            if not chunk:
+                break
+            screen += chunk
+        if time.monotonic() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            pytest.fail(f"no end after SIGINT: {screen!r}")
+    os.close(primary)
+    code = proc.wait(timeout=60)
+    assert sent, screen
+    lines = screen.decode().replace("\r\n", "\n").split("\n")
+    return code, [line.rsplit("\r", 1)[-1].replace("\x1b[K", "") for line in lines if line]
+
+
+def test_on_a_terminal_progress_shows_and_ctrl_c_during_spark_start_is_one_line(tmp_path):
+    code, lines = on_a_terminal_interrupted_after(tmp_path, b"converted: 3 of 3\x1b[K")
+    # The JVM may print "Picked up JAVA_TOOL_OPTIONS" as it starts; nothing else comes from it.
+    lines = [x for x in lines if not x.startswith("Picked up JAVA_TOOL")]
+    assert (code, lines) == (
+        130,
+        ["landing files converted: 3 of 3", "run_local_pipeline: interrupted"],
+    )
+
+
+def test_on_a_terminal_the_jobs_stages_show_and_ctrl_c_during_the_job_is_one_line(tmp_path):
+    code, lines = on_a_terminal_interrupted_after(tmp_path, b"job: read_bronze started")
+    lines = [x for x in lines if not x.startswith("Picked up JAVA_TOOL")]
+    assert code == 130, lines
+    assert lines[:2] == ["landing files converted: 3 of 3", "job: recover started"], lines
+    assert lines[-1] == "run_local_pipeline: interrupted"
+    # between them, only the job's stage lines as they start and end: no trace, no Spark log
+    assert all(x.startswith("job: ") and x.endswith((" started", ")")) for x in lines[3:-1]), lines

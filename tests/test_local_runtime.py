@@ -265,3 +265,11 @@ def test_cli_on_a_bronze_that_cannot_be_written_is_one_line(tmp_path):
     assert (result.returncode, result.stdout) == (1, "")
     assert result.stderr.startswith("local_runtime: failed: [Errno 20] Not a directory: ")
     assert result.stderr.count("\n") == 1
+
+
+def test_a_local_session_leaves_ctrl_c_to_python(spark):
+    """PySpark's own SIGINT handler cancels jobs through py4j, which fails with a traceback when
+    the signal lands inside another py4j call; the local session restores Python's default."""
+    import signal
+
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

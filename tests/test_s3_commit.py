@@ -191,7 +191,11 @@ def test_the_clean_run_on_s3_is_the_expected_silver(kills):
 @pytest.mark.parametrize("point", faults.FAULT_POINTS)
 def test_a_kill_at_each_step_on_s3_is_healed_by_the_next_run(spark, kills, point):
     lakes, expected = kills
+    lock = lakes[point].state / STATE.replace(".json", ".lock")
+    assert lock.exists()  # the killed run's lock file stays behind: it must not block
+
     heal_and_check(spark, lakes[point], expected, False, replayed=point in REPLAYED)
+    assert not lock.exists()
 
 
 MATRIX = [

@@ -401,3 +401,35 @@ def test_a_concurrent_run_and_a_failed_run_are_one_line_each(tmp_path):
     assert failed.stderr[0].endswith(
         "(the bookmark did not move; the next run finishes or discards what this one left)"
     )
+
+
+@pytest.mark.parametrize(
+    ("raised", "code", "line"),
+    [
+        (KeyboardInterrupt(), 130, "silver_consolidation_job: interrupted"),
+        (
+            RuntimeError("Java gateway process exited before sending its port number."),
+            1,
+            "silver_consolidation_job: failed: Spark did not start: RuntimeError: Java gateway"
+            " process exited before sending its port number.",
+        ),
+    ],
+)
+def test_a_ctrl_c_or_a_failure_while_spark_starts_is_one_line(
+    tmp_path, monkeypatch, capsys, raised, code, line
+):
+    class Builder:
+        def appName(self, name: str) -> Builder:
+            return self
+
+        def getOrCreate(self):
+            raise raised
+
+    monkeypatch.setattr(job, "SparkSession", type("Session", (), {"builder": Builder()}))
+    (tmp_path / "bronze").mkdir()
+    argv = ["job", "--bronze_path", str(tmp_path / "bronze")]
+    argv += ["--silver_path", str(tmp_path / "s"), "--quarantine_path", str(tmp_path / "q")]
+
+    assert job.main(argv) == code
+    assert capsys.readouterr().err == line + "\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bronze"]

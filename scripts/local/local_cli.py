@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable
@@ -89,7 +90,23 @@ def quiet_logs(debug: bool = False) -> None:
         os.environ.setdefault("SPARK_CONF_DIR", str(QUIET_SPARK_CONF_DIR))
         for name in ("py4j", "py4j.java_gateway", "py4j.clientserver"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
+        logging.getLogger().addFilter(_not_from_py4j)  # py4j also logs through the root logger
         logging.getLogger("handler").setLevel(logging.ERROR)
+
+
+def _not_from_py4j(record: logging.LogRecord) -> bool:
+    return f"{os.sep}py4j{os.sep}" not in record.pathname
+
+
+def plain_interrupts() -> None:
+    """After a SparkSession starts: Ctrl-C raises KeyboardInterrupt and nothing else. PySpark's
+    own handler cancels the jobs through py4j, which fails mid-call when the signal lands inside
+    another py4j call ("reentrant call"; py4j's traceback, exit 1); Ctrl-C reaches the JVM
+    anyway (the terminal signals the whole process group), which stops on its own."""
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 class Progress:

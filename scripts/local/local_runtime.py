@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import fetch_jars
+import local_cli
 import local_job
 from ingest import core, keys
 from silver_job.config import REQUIRED_SESSION_CONF, configure_session
@@ -72,6 +73,7 @@ def spark_session(
     for key, value in settings.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
+    local_cli.plain_interrupts()
     spark.sparkContext.setLogLevel("ERROR")
     configure_session(spark)
     return spark
