@@ -329,16 +329,6 @@ def on_a_terminal_interrupted_after(tmp_path: Path, marker: bytes) -> tuple[int,
     return code, [line.rsplit("\r", 1)[-1].replace("\x1b[K", "") for line in lines if line]
 
 
-def test_on_a_terminal_progress_shows_and_ctrl_c_during_spark_start_is_one_line(tmp_path):
-    code, lines = on_a_terminal_interrupted_after(tmp_path, b"converted: 3 of 3\x1b[K")
-    # The JVM may print "Picked up JAVA_TOOL_OPTIONS" as it starts; nothing else comes from it.
-    lines = [x for x in lines if not x.startswith("Picked up JAVA_TOOL")]
-    assert (code, lines) == (
-        130,
-        ["landing files converted: 3 of 3", "run_local_pipeline: interrupted"],
-    )
-
-
 def test_on_a_terminal_the_jobs_stages_show_and_ctrl_c_during_the_job_is_one_line(tmp_path):
     code, lines = on_a_terminal_interrupted_after(tmp_path, b"job: read_bronze started")
     lines = [x for x in lines if not x.startswith("Picked up JAVA_TOOL")]

@@ -1,13 +1,16 @@
 """The local tools as a person at the keyboard meets them: make's targets, the demo's folder, the
-benchmark baseline's command line."""
+benchmark baseline's command line, the progress line."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import subprocess
 import sys
 from pathlib import Path
 
 import duckdb
+import local_cli
 import pyarrow as pa
 import pyarrow.parquet as pq
 import run_demo
@@ -78,3 +81,20 @@ def test_the_lean_jobs_help_is_a_usage_text():
     )
     assert (result.returncode, result.stderr) == (0, "")
     assert result.stdout.startswith("usage: lean_job.py [-h] bronze_dir silver_dir quarantine_dir")
+
+
+def test_an_error_while_a_count_is_on_screen_starts_a_line_of_its_own(capsys):
+    screen = io.StringIO()
+    progress = local_cli.Progress(screen, enabled=True)
+
+    def body() -> int:
+        progress.count("landing files converted", 1, 3)
+        raise KeyboardInterrupt
+
+    with contextlib.redirect_stderr(screen):
+        assert local_cli.run_main("tool", body) == 130
+    progress.count("landing files converted", 3, 3)  # a count that ends ends its line itself
+    assert screen.getvalue() == (
+        "\rlanding files converted: 1 of 3\x1b[K\ntool: interrupted\n"
+        "\rlanding files converted: 3 of 3\x1b[K\n"
+    )

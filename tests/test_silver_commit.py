@@ -6,9 +6,9 @@ job's whole process group, JVM included, as a Glue timeout or a lost driver woul
 inside the JVM (Spark's write into the staging folder, a copy cut off mid-file) cannot be
 stopped at an exact byte from outside, so the states they leave are built by hand and healed
 the same way. `make test` kills a run at each protocol step once on S3 (tests/test_s3_commit.py)
-and here kills the recovery of a run at each of its steps; `make test-faults` runs the whole
-matrix on local files (both modes, every point, every partition, kills during recovery, a kill
-inside Spark's own write).
+and here once right after its intent and once while a recovery replaces a partition; `make
+test-faults` runs the whole matrix on local files (both modes, every point, every partition,
+kills at every step of a recovery, a kill inside Spark's own write).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import signal
 import subprocess
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import boto3
@@ -179,35 +178,44 @@ def heal_and_check(spark, lake: Lake, expected: dict, full_refresh: bool, replay
 
 DAY30 = "event_year=2025/event_month=10/event_day=30"
 # make test: a kill at each step of a run's own commit is tests/test_s3_commit.py's (on S3, as
-# on Glue; here in the matrix of make test-faults). Here, once each: the replace steps and the
-# clean-up killed inside the recovery of a run that died right after its manifest.
+# on Glue; here in the matrix of make test-faults). Here: a kill right after the intent, and a
+# kill inside the recovery of that run, at the torn replace (the other recovery steps in make
+# test-faults, with their own checks of the state the kill leaves).
 OWN_RUN = ("manifest_written",)
-IN_RECOVERY = ("partition_copied", "partition_replaced", "applied", "manifest_deleted")
+RECOVERY_POINTS = ("partition_copied", "partition_replaced", "applied", "manifest_deleted")
+IN_RECOVERY = [RECOVERY_POINTS[0]] + [
+    pytest.param(p, marks=pytest.mark.faults) for p in RECOVERY_POINTS[1:]
+]
 
 
-def _kill_concurrently(lakes_and_points: list[tuple[Lake, str]]) -> None:
-    """Three killed runs at a time: a JVM start waits on I/O too, so on 2 cores three overlap
-    better than two (default subset 121 s vs 132 s); the tests wait on JVMs, not each other."""
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        for future in [pool.submit(lake.run_killed_at, p) for lake, p in lakes_and_points]:
-            future.result()
+class KilledLakes(dict):
+    """Each case's lake as its kill left it, made the first time a test asks for it: copies of
+    one run killed right after its manifest (never healed itself), some killed again while
+    recovering it."""
+
+    def __init__(self, base: Lake, root: Path) -> None:
+        super().__init__()
+        self.base, self.root = base, root
+        self._after_manifest: Lake | None = None
+
+    def after_manifest(self) -> Lake:
+        if self._after_manifest is None:
+            lake = copy_of(self.base, self.root / "after-manifest")
+            lake.add_batch()
+            lake.run_killed_at("manifest_written")
+            self._after_manifest = lake
+        return self._after_manifest
+
+    def __missing__(self, name: str) -> Lake:
+        lake = self[name] = copy_of(self.after_manifest(), self.root / name.replace(":", "-"))
+        if name.startswith("recovery:"):
+            lake.run_killed_at(name.split(":")[1])
+        return lake
 
 
 @pytest.fixture(scope="module")
-def killed(base, tmp_path_factory) -> dict[str, Lake]:
-    """Each default case's lake, as its kill left it (the kills run before the heals)."""
-    root = tmp_path_factory.mktemp("killed")
-    lakes = {point: copy_of(base, root / point) for point in OWN_RUN}
-    for lake in lakes.values():
-        lake.add_batch()
-    _kill_concurrently([(lake, point) for point, lake in lakes.items()])
-    after_manifest = lakes["manifest_written"]
-    for point in IN_RECOVERY:
-        lakes[f"recovery:{point}"] = copy_of(after_manifest, root / f"recovery-{point}")
-    for extra in ("torn_copy", "torn_manifest"):
-        lakes[extra] = copy_of(after_manifest, root / extra)
-    _kill_concurrently([(lakes[f"recovery:{p}"], p) for p in IN_RECOVERY])
-    return lakes
+def killed(base, tmp_path_factory) -> KilledLakes:
+    return KilledLakes(base, tmp_path_factory.mktemp("killed"))
 
 
 @pytest.mark.parametrize("point", OWN_RUN)
@@ -257,7 +265,7 @@ def test_matrix_a_kill_at_any_point_in_either_mode_is_healed(
 
 
 @pytest.mark.faults
-@pytest.mark.parametrize("second", [*IN_RECOVERY, "recovered"])
+@pytest.mark.parametrize("second", [*RECOVERY_POINTS, "recovered"])
 @pytest.mark.parametrize("first", ["manifest_written", "partition_copied", "applied"])
 def test_matrix_a_kill_during_recovery_after_any_torn_replace(
     spark, base, expected, tmp_path, first, second

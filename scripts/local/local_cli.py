@@ -79,6 +79,7 @@ def run_main(tool: str, body: Callable[[], int], debug: bool = False) -> int:
         code, message = EXIT_FAILED, f"failed: {one_line(exc)}"
         if debug:
             traceback.print_exc()
+    Progress.end_open_line()  # the error starts a line of its own
     print(f"{tool}: {message}", file=sys.stderr, flush=True)
     return code
 
@@ -112,24 +113,32 @@ def plain_interrupts() -> None:
 class Progress:
     """One line on a terminal, rewritten in place: `what: n of N`; silent elsewhere."""
 
+    _open: Progress | None = None  # the instance whose line is not ended yet, if any
+
     def __init__(self, stream: TextIO | None = None, enabled: bool | None = None) -> None:
         self.stream = stream or sys.stderr
         self.enabled = self.stream.isatty() if enabled is None else enabled
-        self._open = False
 
     def count(self, what: str, done: int, total: int) -> None:
         if self.enabled:
-            self.stream.write(f"\r{what}: {done} of {total}\x1b[K")
+            ended = done >= total
+            self.stream.write(f"\r{what}: {done} of {total}\x1b[K" + ("\n" if ended else ""))
             self.stream.flush()
-            self._open = done < total
-            if not self._open:
-                self.stream.write("\n")
+            Progress._open = None if ended else self
 
     def line(self, text: str) -> None:
         if self.enabled:
-            self.stream.write(("\n" if self._open else "") + text + "\n")
+            Progress.end_open_line()
+            self.stream.write(text + "\n")
             self.stream.flush()
-            self._open = False
+
+    @classmethod
+    def end_open_line(cls) -> None:
+        """Ends a line that a count left open (before an error or a stage line is printed)."""
+        if cls._open is not None:
+            cls._open.stream.write("\n")
+            cls._open.stream.flush()
+            cls._open = None
 
     def follow_stages(self) -> logging.Handler | None:
         """Shows the job's stage lines (its progress logger) while enabled; the handler."""
