@@ -73,7 +73,7 @@ setup: $(VENV)/.installed $(VENV)/.import-path .cache/jars/.installed $(TOOLS_VE
 # Two pytest workers (pytest-xdist), each test file on one of them with its module fixtures:
 # a single process leaves the second core idle while the driver plans (314 s -> 177-276 s here).
 test: setup ## Run the whole test suite (unit, Spark integration, Lambda, Terraform contract)
-	$(PY) -m pytest -n 2 --dist loadfile
+	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 test-faults: setup ## The full fault-injection matrix of the commit protocol, on local files and on the local S3 API (about 25-40 minutes)
 	$(PY) -m pytest -m faults tests/test_silver_commit.py tests/test_s3_commit.py
