@@ -132,9 +132,14 @@ def _configure_logging() -> None:
     summary_logger.propagate = False
 
 
+def _say(text: str) -> None:
+    """A line for the person at the keyboard, on stderr (the summary alone goes to stdout)."""
+    print(f"silver_consolidation_job: {text}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Exit codes: 0 success; 1 the run failed or another run is live (the bookmark did not
-    move); 2 a usage error."""
+    move); 2 a usage error; 130 interrupted."""
     argv = list(sys.argv if argv is None else argv)
     if {"-h", "--help"} & set(argv[1:]):
         print(USAGE, end="")
@@ -146,58 +151,61 @@ def main(argv: list[str] | None = None) -> int:
         args = parse_args(argv)
         config = JobConfig.from_args(args)
     except Exception as exc:  # GlueArgumentError, ValueError: a usage error
-        print(f"silver_consolidation_job: {exc}", file=sys.stderr)
+        _say(str(exc))
         return 2
     try:  # only on a laptop: Glue gets the entry script and the package, not scripts/local
         import local_job
     except ImportError:
         local_job = None
-    if local_job is not None:
-        import local_cli  # beside local_job: Spark's and py4j's logs stay out of the output
-
-        bronze = config.bronze_path.removeprefix("file://")
-        if "://" not in bronze and not os.path.isdir(bronze):  # refused before Spark starts
-            print(
-                f"silver_consolidation_job: --bronze_path {config.bronze_path} is not a folder",
-                file=sys.stderr,
-            )
-            return 2
-        try:
-            local_job.refuse_if_live(config)
-        except local_job.ConcurrentRunError as exc:
-            print(f"silver_consolidation_job: refusing to run: {exc}", file=sys.stderr)
-            return 1
-        except ValueError as exc:  # no local state folder for a lake on S3
-            print(f"silver_consolidation_job: {exc}", file=sys.stderr)
-            return 2
-        local_cli.quiet_logs(debug)
-        local_job.ensure_java()
-        try:
-            spark = SparkSession.builder.appName(config.job_name).getOrCreate()
-            local_cli.plain_interrupts()
-        except KeyboardInterrupt:
-            print("silver_consolidation_job: interrupted", file=sys.stderr)
-            return 130
-        except Exception as exc:  # no JVM: a bad Java or PYSPARK_SUBMIT_ARGS, say
-            print(
-                f"silver_consolidation_job: failed: Spark did not start: {local_cli.one_line(exc)}",
-                file=sys.stderr,
-            )
-            return 1
-    else:
+    if local_job is None:
         spark = SparkSession.builder.appName(config.job_name).getOrCreate()
+    else:
+        spark = _start_local(config, local_job, debug)
+        if isinstance(spark, int):  # refused, failed or interrupted before the run: the code
+            return spark
     configure_session(spark)
     if glue_runtime_available(spark):
         run_on_glue(spark, config, args)  # an exception fails the Glue run as it should
         return 0
     if local_job is None:
-        print(
-            "silver_consolidation_job: not on Glue, and scripts/local is not on the import path"
-            " (run `make setup` and use .venv/bin/python)",
-            file=sys.stderr,
+        _say(
+            "not on Glue, and scripts/local is not on the import path"
+            " (run `make setup` and use .venv/bin/python)"
         )
         return 2
     return _main_local(spark, config, local_job, debug)
+
+
+def _start_local(config: JobConfig, local_job, debug: bool) -> SparkSession | int:
+    """On a laptop, what can be refused is refused before Spark starts (a missing bronze, a
+    live run, a lake on S3 without a local state folder); then the session, or the exit code
+    when it does not start. Spark's and py4j's logs stay out of the output."""
+    import local_cli  # beside local_job
+
+    bronze = config.bronze_path.removeprefix("file://")
+    if "://" not in bronze and not os.path.isdir(bronze):
+        _say(f"--bronze_path {config.bronze_path} is not a folder")
+        return 2
+    try:
+        local_job.refuse_if_live(config)
+    except local_job.ConcurrentRunError as exc:
+        _say(f"refusing to run: {exc}")
+        return 1
+    except ValueError as exc:  # no local state folder for a lake on S3
+        _say(str(exc))
+        return 2
+    local_cli.quiet_logs(debug)
+    local_job.ensure_java()
+    try:
+        spark = SparkSession.builder.appName(config.job_name).getOrCreate()
+        local_cli.plain_interrupts()
+    except KeyboardInterrupt:
+        _say("interrupted")
+        return 130
+    except Exception as exc:  # no JVM: a bad Java or PYSPARK_SUBMIT_ARGS, say
+        _say(f"failed: Spark did not start: {local_cli.one_line(exc)}")
+        return 1
+    return spark
 
 
 def _main_local(spark: SparkSession, config: JobConfig, local_job, debug: bool = False) -> int:
@@ -209,19 +217,18 @@ def _main_local(spark: SparkSession, config: JobConfig, local_job, debug: bool =
         stage_logger.setLevel(logging.WARNING)
     try:
         local_job.run_local(spark, config)
-    except local_job.ConcurrentRunError as exc:
-        print(f"silver_consolidation_job: refusing to run: {exc}", file=sys.stderr)
+    except local_job.ConcurrentRunError as exc:  # a run that started after the check above
+        _say(f"refusing to run: {exc}")
         return 1
     except KeyboardInterrupt:
-        print("silver_consolidation_job: interrupted", file=sys.stderr)
+        _say("interrupted")
         return 130
     except Exception as exc:
         if debug:
             logger.exception("silver consolidation failed")
-        print(
-            f"silver_consolidation_job: failed: {local_cli.one_line(exc)} (the bookmark did not"
-            " move; the next run finishes or discards what this one left)",
-            file=sys.stderr,
+        _say(
+            f"failed: {local_cli.one_line(exc)} (the bookmark did not move; the next run"
+            " finishes or discards what this one left)"
         )
         return 1
     return 0

@@ -336,4 +336,4 @@ def test_on_a_terminal_the_jobs_stages_show_and_ctrl_c_during_the_job_is_one_lin
     assert lines[:2] == ["landing files converted: 3 of 3", "job: recover started"], lines
     assert lines[-1] == "run_local_pipeline: interrupted"
     # between them, only the job's stage lines as they start and end: no trace, no Spark log
-    assert all(x.startswith("job: ") and x.endswith((" started", ")")) for x in lines[3:-1]), lines
+    assert all(x.startswith("job: ") and x.endswith((" started", ")")) for x in lines[2:-1]), lines

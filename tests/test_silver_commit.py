@@ -14,6 +14,7 @@ kills at every step of a recovery, a kill inside Spark's own write).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import shutil
@@ -196,18 +197,16 @@ class KilledLakes(dict):
     def __init__(self, base: Lake, root: Path) -> None:
         super().__init__()
         self.base, self.root = base, root
-        self._after_manifest: Lake | None = None
 
+    @functools.cached_property
     def after_manifest(self) -> Lake:
-        if self._after_manifest is None:
-            lake = copy_of(self.base, self.root / "after-manifest")
-            lake.add_batch()
-            lake.run_killed_at("manifest_written")
-            self._after_manifest = lake
-        return self._after_manifest
+        lake = copy_of(self.base, self.root / "after-manifest")
+        lake.add_batch()
+        lake.run_killed_at("manifest_written")
+        return lake
 
     def __missing__(self, name: str) -> Lake:
-        lake = self[name] = copy_of(self.after_manifest(), self.root / name.replace(":", "-"))
+        lake = self[name] = copy_of(self.after_manifest, self.root / name.replace(":", "-"))
         if name.startswith("recovery:"):
             lake.run_killed_at(name.split(":")[1])
         return lake
