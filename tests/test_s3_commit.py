@@ -3,8 +3,9 @@ server, tests/s3_server.py), SIGKILLed at each step of its commit protocol; the 
 run must leave silver, quarantine, the bookmark and _commits/ exactly as a clean run would.
 
 `make test` kills at every fault point once, with Hadoop 3.4's marker retention (`keep`, as
-Glue 5.1's S3A); `make test-faults` (and `make test-s3`) runs the matrix: both marker policies,
-both modes, the later partitions of a replace.
+Glue 5.1's S3A): the steps of the replace while a run recovers an earlier one (the same code),
+the others in a run's own commit. `make test-faults` (and `make test-s3`) runs the matrix, every
+point in a run's own commit: both marker policies, both modes, the later partitions of a replace.
 """
 
 from __future__ import annotations
@@ -163,18 +164,36 @@ def heal_and_check(spark, lake, expected, full_refresh: bool, replayed: bool) ->
     assert lake.outcome(spark) == expected
 
 
+# `make test` kills each fault point once. A run's own commit dies before its replace (staging,
+# intent) and after it (bookmark): a whole run of the job each. The steps of the replace itself
+# (copy, delete, column types, catalog, done marker, clean-up, the end of recovery) die in the
+# recovery of a run killed right after its intent: the same code (`apply_manifest`, `clean_up`)
+# sending the same requests, in a JVM that dies within seconds of its start. The matrix kills
+# every point in a run's own commit too.
+OWN_RUN = ("staged_silver", "staged_quarantine", "manifest_written", "bookmark_committed")
+IN_RECOVERY = tuple(p for p in faults.FAULT_POINTS if p not in OWN_RUN)
+
+
 @pytest.fixture(scope="module")
 def kills(spark, tmp_path_factory):
-    """Every fault point once, killed concurrently (three JVMs at a time), with `keep`."""
+    """Each case's lake as its kill left it (three JVMs at a time, `keep`), and the clean run's
+    outcome: `own:<point>` killed in its own commit, `recovery:<point>` killed while recovering
+    a run killed after its manifest."""
     folder, state = tmp_path_factory.mktemp("bronze"), tmp_path_factory.mktemp("state")
     server = start_server(spark, "keep")
     base = base_lake(spark, server, "keep", folder, state)
     expected = clean_outcome(spark, base, folder, False)
-    lakes = {point: base.copy_to(point) for point in faults.FAULT_POINTS}
+    lakes = {f"own:{p}": base.copy_to(f"own-{p}") for p in OWN_RUN}
     for lake in lakes.values():
         lake.add_batch(folder)
     with ThreadPoolExecutor(max_workers=3) as pool:
-        for future in [pool.submit(lake.run_killed_at, p) for p, lake in lakes.items()]:
+        killing = [pool.submit(lakes[f"own:{p}"].run_killed_at, p) for p in OWN_RUN[2:]]
+        killing += [pool.submit(lakes[f"own:{p}"].run_killed_at, p) for p in OWN_RUN[:2]]
+        killing[0].result()  # manifest_written: the intent the recoveries die in
+        for point in IN_RECOVERY:
+            lake = lakes[f"recovery:{point}"] = lakes["own:manifest_written"].copy_to(point)
+            killing.append(pool.submit(lake.run_killed_at, point))
+        for future in killing:
             future.result()
     yield lakes, expected
     spark._jvm.org.apache.hadoop.fs.FileSystem.closeAll()
@@ -188,14 +207,35 @@ def test_the_clean_run_on_s3_is_the_expected_silver(kills):
     assert expected["commit_leftovers"] == ["_schema.json"]
 
 
-@pytest.mark.parametrize("point", faults.FAULT_POINTS)
-def test_a_kill_at_each_step_on_s3_is_healed_by_the_next_run(spark, kills, point):
-    lakes, expected = kills
-    lock = lakes[point].state / STATE.replace(".json", ".lock")
+def heal_killed(spark, lake: S3FaultLake, expected: dict, point: str) -> None:
+    lock = lake.state / STATE.replace(".json", ".lock")
     assert lock.exists()  # the killed run's lock file stays behind: it must not block
 
-    heal_and_check(spark, lakes[point], expected, False, replayed=point in REPLAYED)
+    heal_and_check(spark, lake, expected, False, replayed=point in REPLAYED)
     assert not lock.exists()
+
+
+@pytest.mark.parametrize("point", OWN_RUN)
+def test_a_kill_in_a_runs_own_commit_on_s3_is_healed_by_the_next_run(spark, kills, point):
+    lakes, expected = kills
+    heal_killed(spark, lakes[f"own:{point}"], expected, point)
+
+
+@pytest.mark.parametrize("point", IN_RECOVERY)
+def test_a_kill_at_each_step_of_a_replace_on_s3_is_healed_by_the_next_run(spark, kills, point):
+    lakes, expected = kills
+    lake = lakes[f"recovery:{point}"]
+    day29 = f"{lake.name}/silver/car_telemetry/event_year=2025/event_month=10/event_day=29/"
+    objects = [k for k in lake.server.objects(BUCKET) if k.endswith(".parquet")]
+    in_day29 = [k for k in objects if k.startswith(day29)]
+    if point == "partition_copied":  # the torn state is real: old and new files side by side
+        assert len(in_day29) == 2, in_day29
+    if point == "partition_replaced":  # day 29 replaced, day 31 not there yet
+        assert len(in_day29) == 1, in_day29
+        day31 = day29.replace("event_day=29", "event_day=31")
+        assert not [k for k in objects if k.startswith(day31)]
+
+    heal_killed(spark, lake, expected, point)
 
 
 MATRIX = [

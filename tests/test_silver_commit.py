@@ -183,7 +183,8 @@ DAY30 = "event_year=2025/event_month=10/event_day=30"
 # kill inside the recovery of that run, at the torn replace (the other recovery steps in make
 # test-faults, with their own checks of the state the kill leaves).
 OWN_RUN = ("manifest_written",)
-RECOVERY_POINTS = ("partition_copied", "partition_replaced", "applied", "manifest_deleted")
+RECOVERY_POINTS = ("partition_copied", "partition_replaced", "applied", "marked_done")
+RECOVERY_POINTS += ("manifest_deleted",)
 IN_RECOVERY = [RECOVERY_POINTS[0]] + [
     pytest.param(p, marks=pytest.mark.faults) for p in RECOVERY_POINTS[1:]
 ]
@@ -238,7 +239,7 @@ def test_a_kill_while_recovering_an_earlier_run_is_recovered_the_same_way(
         assert len(parquet_files(lake.silver / SILVER_PARTS[0])) == 1
         assert not (lake.silver / SILVER_PARTS[1]).exists()
 
-    heal_and_check(spark, lake, expected, False, replayed=point != "manifest_deleted")
+    heal_and_check(spark, lake, expected, False, replayed=point in REPLAYED)
 
 
 MATRIX = [
@@ -275,20 +276,26 @@ def test_matrix_a_kill_during_recovery_after_any_torn_replace(
 
     lake.run_killed_at(second)  # the next run dies while rolling the first one forward
 
-    heal_and_check(
-        spark, lake, expected, False, replayed=second not in ("manifest_deleted", "recovered")
-    )
+    heal_and_check(spark, lake, expected, False, replayed=second in REPLAYED)
 
 
+@pytest.mark.parametrize(
+    "in_recovery", [True, pytest.param(False, marks=pytest.mark.faults)], ids=["recovery", "own"]
+)
 def test_a_run_killed_between_its_data_and_its_catalog_step_is_registered_by_the_next(
-    spark, base, expected, tmp_path
+    spark, base, killed, expected, tmp_path, in_recovery
 ):
-    """On moto's Glue server (the killed job is a process of its own)."""
+    """On moto's Glue server (the killed job is a process of its own). In `make test` the run
+    dies while it recovers a run killed after its intent (the same steps, a JVM that dies
+    seconds after it starts); `make test-faults` also kills a run in its own commit there."""
     with glue_server():
         glue = boto3.client("glue")
-        lake = copy_of(base, tmp_path / "lake")
+        if in_recovery:
+            lake = copy_of(killed.after_manifest, tmp_path / "lake")
+        else:
+            lake = copy_of(base, tmp_path / "lake")
+            lake.add_batch()
         create_tables(glue, lake)
-        lake.add_batch()
 
         lake.run_killed_at("applied", extra=CATALOG_ARGV)
 

@@ -159,6 +159,7 @@ def recover(
                 files, root, run_id, tables, table_paths, schema, faults, catalog
             )
             files.write_text(f"{root}/{run_id}.done", "")
+            faults.reached("marked_done")
             recovered = {
                 "run_id": run_id,
                 "partitions": {t["table"]: sorted(t["partitions"]) for t in tables},
