@@ -3,6 +3,7 @@ workers), and a small Lambda context."""
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 
@@ -23,10 +24,10 @@ LONGEST_FIRST = (
     "test_s3_commit.py",
     "test_silver_run.py",
     "test_silver_commit.py",
-    "test_silver_entrypoint.py",
-    "test_silver_catalog.py",
     "test_local_pipeline.py",
+    "test_silver_entrypoint.py",
     "test_silver_drift.py",
+    "test_silver_catalog.py",
     "test_s3_pipeline.py",
 )
 
@@ -36,10 +37,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: files stay whole
 
 
+def cache_function_lookups() -> None:
+    """PySpark 3.5 finds the JVM side of every `pyspark.sql.functions` call (F.col, F.when, ...)
+    anew each time, by two reflective py4j round trips: about 1,000 per run of the job, a tenth
+    of a small run's time. The test processes cache that lookup; the JVM methods are static, so
+    only the time changes. The job's own command line, run as a process by the tests, does not."""
+    from pyspark.sql import functions
+
+    functions._get_jvm_function = functools.cache(functions._get_jvm_function)
+
+
 @pytest.fixture(scope="session")
 def spark():
     """The local runtime's session: local[2], UI off, 2 shuffle partitions, UTC, the job's
     required settings (dynamic overwrite, no partition-type inference)."""
+    cache_function_lookups()
     session = local_runtime.spark_session("car-telemetry-tests")
     yield session
     session.stop()
