@@ -24,9 +24,12 @@ help: ## List every target with what it does
 # pyproject.toml and requirements/*.in (`make lock`). `uv pip sync` makes each venv exactly its
 # lock; the one source distribution (pyspark) builds with the locked requirements/build.txt.
 # The stamp files make `setup` idempotent: a venv is synced again only when its lock changes.
+# Each venv gets its bytecode at install time (--compile-bytecode): Python still reads .pyc files
+# where PYTHONDONTWRITEBYTECODE is set, as on CI machines, and would otherwise compile pyspark,
+# botocore, moto and pandas from source in every process the tests start.
 LOCK_DIR     := requirements
 UV           := $(VENV)/bin/uv
-UV_SYNC      := $(UV) pip sync --quiet --require-hashes --build-constraints $(LOCK_DIR)/build.txt
+UV_SYNC      := $(UV) pip sync --quiet --require-hashes --compile-bytecode --build-constraints $(LOCK_DIR)/build.txt
 LOCK_ARGS    ?=
 UV_COMPILE    = $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes \
                 --custom-compile-command 'make lock' $(LOCK_ARGS)
