@@ -170,7 +170,7 @@ def heal_and_check(spark, lake, expected, full_refresh: bool, replayed: bool) ->
 # recovery of a run killed right after its intent: the same code (`apply_manifest`, `clean_up`)
 # sending the same requests, in a JVM that dies within seconds of its start. The matrix kills
 # every point in a run's own commit too.
-OWN_RUN = ("staged_silver", "staged_quarantine", "manifest_written", "bookmark_committed")
+OWN_RUN = ("manifest_written", "staged_silver", "staged_quarantine", "bookmark_committed")
 IN_RECOVERY = tuple(p for p in faults.FAULT_POINTS if p not in OWN_RUN)
 
 
@@ -187,13 +187,12 @@ def kills(spark, tmp_path_factory):
     for lake in lakes.values():
         lake.add_batch(folder)
     with ThreadPoolExecutor(max_workers=3) as pool:
-        killing = [pool.submit(lakes[f"own:{p}"].run_killed_at, p) for p in OWN_RUN[2:]]
-        killing += [pool.submit(lakes[f"own:{p}"].run_killed_at, p) for p in OWN_RUN[:2]]
-        killing[0].result()  # manifest_written: the intent the recoveries die in
+        killing = {p: pool.submit(lakes[f"own:{p}"].run_killed_at, p) for p in OWN_RUN}
+        killing["manifest_written"].result()  # the intent the recoveries die in
         for point in IN_RECOVERY:
             lake = lakes[f"recovery:{point}"] = lakes["own:manifest_written"].copy_to(point)
-            killing.append(pool.submit(lake.run_killed_at, point))
-        for future in killing:
+            killing[f"recovery:{point}"] = pool.submit(lake.run_killed_at, point)
+        for future in killing.values():
             future.result()
     yield lakes, expected
     spark._jvm.org.apache.hadoop.fs.FileSystem.closeAll()

@@ -178,13 +178,18 @@ def heal_and_check(spark, lake: Lake, expected: dict, full_refresh: bool, replay
 
 
 DAY30 = "event_year=2025/event_month=10/event_day=30"
-# make test: a kill at each step of a run's own commit is tests/test_s3_commit.py's (on S3, as
-# on Glue; here in the matrix of make test-faults). Here: a kill right after the intent, and a
-# kill inside the recovery of that run, at the torn replace (the other recovery steps in make
+# make test: a kill at each fault point once is tests/test_s3_commit.py's (on S3, as on Glue;
+# here in the matrix of make test-faults). Here: a kill right after the intent, and a kill
+# inside the recovery of that run, at the torn replace (the other recovery steps in make
 # test-faults, with their own checks of the state the kill leaves).
 OWN_RUN = ("manifest_written",)
-RECOVERY_POINTS = ("partition_copied", "partition_replaced", "applied", "marked_done")
-RECOVERY_POINTS += ("manifest_deleted",)
+RECOVERY_POINTS = (
+    "partition_copied",
+    "partition_replaced",
+    "applied",
+    "marked_done",
+    "manifest_deleted",
+)
 IN_RECOVERY = [RECOVERY_POINTS[0]] + [
     pytest.param(p, marks=pytest.mark.faults) for p in RECOVERY_POINTS[1:]
 ]
